@@ -1,0 +1,43 @@
+# Quickstart: `make demo` (train a little, then generate) and `make test` (lint, types, tests).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_MINUTES ?= 4
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	@echo "training recipes/shakespeare.yaml for $(DEMO_MINUTES) minutes (progress on stderr)..." >&2
+	@run=$$($(BIN)/rnn train recipes/shakespeare.yaml --output runs/demo \
+		--set training.max_minutes=$(DEMO_MINUTES) --set training.max_steps=$(DEMO_STEPS) \
+		--set training.eval_every=100) && \
+	echo "run directory: $$run; generating from \"He ate\":" >&2 && \
+	$(BIN)/rnn generate --model "$$run" --seed "He ate" -n 400 --temperature 0.7 --rng-seed 7
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check rnncli tests benchmarks
+	$(BIN)/ruff format --check rnncli tests benchmarks
+	$(BIN)/mypy rnncli
+	$(BIN)/pytest -q -n 2 2>/dev/null || $(BIN)/pytest -q
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix rnncli tests benchmarks
+	$(BIN)/ruff format rnncli tests benchmarks
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_lm.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from rnncli.cli.main import run
+
+run()

@@ -1,0 +1,55 @@
+"""`rnn info RUN`: what a run is, how big, on what data, how long, how good."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from rnncli.cli.common import check_format
+
+
+def info(
+    run: Path | None = typer.Argument(
+        None, help="Run directory or checkpoint (default: built-in)."
+    ),
+    fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
+    task: str = typer.Option("generate", "--task", help="Built-in model to describe without RUN."),
+) -> None:
+    """Print task, architecture, parameter count, vocabulary, data, training time and metrics."""
+    from rnncli import api
+
+    check_format(fmt, ("text", "json"))
+    data = api.info(run, task)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    m, t = data["model"], data["training"]
+    arch = f"{m['num_layers']} x {m['cell'].upper()} {m['hidden_size']}"
+    arch += f", embedding {m['embedding_dim']}"
+    if m.get("bidirectional"):
+        arch += ", bidirectional"
+    if m.get("tie_embeddings"):
+        arch += ", tied embeddings"
+    tok = data["tokenizer"] or {}
+    lines = [
+        ("checkpoint", data["path"]),
+        ("task", data["task"]),
+        ("architecture", arch),
+        ("parameters", f"{data['parameters']:,}"),
+        ("vocabulary", f"{data['vocab_size']:,} ({tok.get('kind', '?')} tokens)"),
+        ("data", f"{data['data'].get('train')} ({data['train_tokens'] or 0:,} training tokens)"),
+        (
+            "training",
+            f"{t.get('steps', 0):,} steps, {t.get('seconds', 0) / 60:.1f} min, "
+            f"stopped by {t.get('stop_reason')}",
+        ),
+    ]
+    for key, value in (data["metrics"] or {}).items():
+        if key not in ("step", "epoch", "seconds"):
+            lines.append((key, f"{value:.4f}" if isinstance(value, float) else str(value)))
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        sys.stdout.write(f"{key:<{width}}  {value}\n")

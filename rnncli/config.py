@@ -1,0 +1,221 @@
+"""Recipe schema and loading (pydantic v2). Imports no torch, so `rnn recipe ...` is fast.
+
+A recipe is YAML with a `task:` key that picks the schema. Dotted overrides
+(`training.lr=1.0e-3`) are merged before validation; unknown keys are refused with a
+did-you-mean; every error of a recipe is reported at once, with its path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rnncli.errors import RecipeError
+
+TASKS = ("generate",)
+
+
+class Section(BaseModel):
+    """Base of every recipe section: unknown keys are errors, defaults are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class GenerateData(Section):
+    train: str = Field(description="Path of the training text (UTF-8 unless `encoding` says).")
+    valid: str | None = Field(None, description="Path of a validation text; else `valid_fraction`.")
+    valid_fraction: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Fraction of the training stream held out (its end)."
+    )
+    test: str | None = Field(None, description="Optional held-out text reported after training.")
+    tokenizer: Literal["char", "word"] = Field("char", description="Unit of the language model.")
+    lowercase: bool = Field(False, description="Lower-case the text before tokenizing.")
+    min_freq: int = Field(1, ge=1, description="Tokens seen fewer times become `<unk>`.")
+    max_size: int | None = Field(None, ge=2, description="Keep only the most frequent tokens.")
+    encoding: str = Field("utf-8", description="Text encoding of the data files.")
+
+
+class ModelSection(Section):
+    cell: Literal["rnn", "lstm", "gru"] = Field("lstm", description="Recurrent cell.")
+    nonlinearity: Literal["tanh", "relu"] = Field("tanh", description="For `cell: rnn` only.")
+    embedding_dim: int = Field(64, ge=1, description="Size of the token embeddings.")
+    hidden_size: int = Field(256, ge=1, description="Units per recurrent layer.")
+    num_layers: int = Field(2, ge=1, le=16, description="Stacked recurrent layers.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on embeddings and outputs.")
+    bidirectional: bool = Field(False, description="Bidirectional layers (encoders only).")
+    learn_initial_state: bool = Field(False, description="Learn the initial hidden state.")
+    tie_embeddings: bool = Field(False, description="Share input and output embeddings.")
+
+
+class TrainingSection(Section):
+    epochs: int = Field(10, ge=1, description="Passes over the training data.")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many updates.")
+    max_minutes: float | None = Field(None, gt=0, description="Wall-clock training budget.")
+    batch_size: int = Field(64, ge=1, description="Sequences per update.")
+    seq_length: int = Field(128, ge=1, description="Truncated BPTT length (language models).")
+    optimizer: Literal["sgd", "adam", "adamw"] = Field("adam", description="Optimizer.")
+    lr: float = Field(2.0e-3, gt=0, description="Peak learning rate.")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum.")
+    weight_decay: float = Field(0.0, ge=0, description="Weight decay (decoupled for adamw).")
+    schedule: Literal["constant", "cosine", "plateau"] = Field(
+        "constant", description="Learning-rate schedule."
+    )
+    warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps (cosine, constant).")
+    min_lr_ratio: float = Field(0.0, ge=0, le=1, description="Cosine floor, as a ratio of lr.")
+    plateau_factor: float = Field(0.5, gt=0, lt=1, description="LR factor on a plateau.")
+    plateau_patience: int = Field(1, ge=0, description="Evaluations without gain before cutting.")
+    clip_grad_norm: float | None = Field(5.0, gt=0, description="Clip the gradient norm; null=off.")
+    eval_every: int | None = Field(None, ge=1, description="Validate every N steps; null=epoch.")
+    eval_max_batches: int | None = Field(None, ge=1, description="Cap validation batches.")
+    patience: int | None = Field(None, ge=1, description="Early stop after N evals w/o gain.")
+    checkpoint_every: int = Field(200, ge=1, description="Save the resumable state every N steps.")
+    rng_seed: int = Field(1234, description="Seed of every random choice in training.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: CUDA if any.")
+    mixed_precision: bool = Field(False, description="Autocast on CUDA (bf16, else fp16).")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads; null=torch default.")
+
+
+class GenerateRecipe(Section):
+    """A character or word language model (`rnn generate`)."""
+
+    task: Literal["generate"] = Field(description="Which task the recipe trains.")
+    data: GenerateData
+    model: ModelSection = Field(default_factory=lambda: ModelSection())
+    training: TrainingSection = Field(default_factory=lambda: TrainingSection())
+    output: str = Field("runs/generate", description="Run directory (made unique if taken).")
+
+    @model_validator(mode="after")
+    def _check(self) -> GenerateRecipe:
+        if self.model.bidirectional:
+            raise ValueError("model.bidirectional cannot be true for a language model")
+        return self
+
+
+Recipe = Annotated[Union[GenerateRecipe], Field(discriminator="task")]
+RECIPES: dict[str, type[Section]] = {"generate": GenerateRecipe}
+
+
+def recipe_schema() -> dict[str, Any]:
+    """JSON Schema of every recipe, for editor completion."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Recipe).json_schema()
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b=value` -> (["a", "b"], value parsed as YAML)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise RecipeError(f"override {text!r} is not KEY=VALUE: write e.g. training.lr=1.0e-3")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return [part.strip() for part in key.split(".")], value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise RecipeError(f"override {text!r}: {part!r} is not a section")
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError(f"recipe not found ({path}): check the path") from None
+    except IsADirectoryError:
+        raise RecipeError(f"recipe is a directory ({path}): give a YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"recipe is not UTF-8 ({path}, byte {exc.start})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise RecipeError(f"recipe is not valid YAML ({where}): {problem}") from None
+    if data is None:
+        raise RecipeError(f"recipe is empty ({path}): start from recipes/shakespeare.yaml")
+    if not isinstance(data, dict):
+        raise RecipeError(f"recipe must be a mapping of sections ({path})")
+    return data
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Section:
+    """Read, override and validate a recipe; raises RecipeError listing every problem."""
+    path = Path(path)
+    data = apply_overrides(read_yaml(path), list(overrides or []))
+    return validate_recipe(data, str(path))
+
+
+def validate_recipe(data: dict[str, Any], where: str = "recipe") -> Section:
+    task = data.get("task")
+    if task not in RECIPES:
+        hint = _did_you_mean(str(task), list(RECIPES))
+        raise RecipeError(
+            f"task: unknown task {task!r} ({where}): choose one of {', '.join(RECIPES)}{hint}"
+        )
+    cls = RECIPES[task]
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(cls, err) for err in exc.errors()]
+        raise RecipeError(
+            f"{len(problems)} problem(s) in {where}: " + "; ".join(problems)
+        ) from None
+
+
+def _describe(cls: type[BaseModel], err: Any) -> str:
+    loc = [str(part) for part in err["loc"]]
+    path = ".".join(loc) or "(top)"
+    if err["type"] == "extra_forbidden":
+        fields = _fields_at(cls, loc[:-1])
+        return f"{path}: unknown key{_did_you_mean(loc[-1], fields)}"
+    if err["type"] == "missing":
+        return f"{path}: required"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    value = err.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {json.dumps(value, default=str)})"
+    return f"{path}: {msg}{shown}"
+
+
+def _fields_at(cls: type[BaseModel], loc: list[str]) -> list[str]:
+    model: Any = cls
+    for part in loc:
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        model = field.annotation
+    return list(model.model_fields) if hasattr(model, "model_fields") else []
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def recipe_to_dict(recipe: Section) -> dict[str, Any]:
+    """The resolved recipe, every default filled in, as plain data."""
+    return recipe.model_dump(mode="json")
+
+
+def dump_recipe(recipe: Section) -> str:
+    return yaml.safe_dump(recipe_to_dict(recipe), sort_keys=False)

@@ -1,0 +1,1 @@
+"""Data: vocabularies, tokenizers, readers and batching. Never imports models."""

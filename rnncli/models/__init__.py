@@ -1,0 +1,1 @@
+"""nn.Modules with flat, typed constructor arguments. They never see a recipe."""

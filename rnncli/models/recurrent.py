@@ -1,0 +1,137 @@
+"""The recurrent stack every task builds on: torch's fused nn.RNN/LSTM/GRU.
+
+State follows torch: a tensor (layers * directions, batch, hidden), or a pair (h, c) for
+LSTM. `step` advances one token with the cell functions on the same weights, which is
+several times faster than calling the fused module at batch 1 (per-call overhead).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import torch
+from torch import Tensor, nn
+
+State = Union[Tensor, tuple[Tensor, Tensor]]
+
+CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class RecurrentStack(nn.Module):
+    """Stacked (optionally bidirectional) recurrent layers with an optional learned h0."""
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        nonlinearity: str = "tanh",
+        learn_initial_state: bool = False,
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(CELLS)}")
+        kwargs: dict[str, object] = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+        self.rnn = CELLS[cell](
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+            batch_first=True,
+            **kwargs,
+        )
+        self.cell = cell
+        self.nonlinearity = nonlinearity
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.directions = 2 if bidirectional else 1
+        slots = num_layers * self.directions
+        self.h0 = nn.Parameter(torch.zeros(slots, 1, hidden_size)) if learn_initial_state else None
+        self.c0 = (
+            nn.Parameter(torch.zeros(slots, 1, hidden_size))
+            if learn_initial_state and cell == "lstm"
+            else None
+        )
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size * self.directions
+
+    def initial_state(self, batch: int, device: torch.device | None = None) -> State:
+        """Zeros, or the learned initial state, expanded to `batch`."""
+        slots = self.num_layers * self.directions
+        shape = (slots, batch, self.hidden_size)
+        dev = device or self.rnn.weight_hh_l0.device
+        h = (
+            self.h0.expand(shape).contiguous()
+            if self.h0 is not None
+            else torch.zeros(shape, device=dev)
+        )
+        if self.cell != "lstm":
+            return h
+        c = (
+            self.c0.expand(shape).contiguous()
+            if self.c0 is not None
+            else torch.zeros(shape, device=dev)
+        )
+        return (h, c)
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """x (batch, time, input) -> outputs (batch, time, hidden * directions), state."""
+        if state is None:
+            state = self.initial_state(x.shape[0], x.device)
+        out, new_state = self.rnn(x, state)
+        return out, new_state
+
+    def split_state(self, state: State) -> list[Any]:
+        """Torch state -> one entry per layer (h, or (h, c)): the form `step` works on."""
+        if isinstance(state, tuple):
+            return list(zip(state[0].unbind(0), state[1].unbind(0), strict=True))
+        return list(state.unbind(0))
+
+    def join_state(self, layers: list[Any]) -> State:
+        if self.cell == "lstm":
+            return (torch.stack([h for h, _ in layers]), torch.stack([c for _, c in layers]))
+        return torch.stack(layers)
+
+    def step(self, x: Tensor, layers: list[Any]) -> tuple[Tensor, list[Any]]:
+        """One time step, unidirectional only: x (batch, input) -> (batch, hidden).
+
+        `layers` is the per-layer state of `split_state`; calling the cell functions on
+        the fused module's own weights avoids its per-call overhead at small batches.
+        """
+        if self.directions != 1:
+            raise ValueError("step() needs a unidirectional stack")
+        fn = {
+            "lstm": torch.lstm_cell,
+            "gru": torch.gru_cell,
+            "rnn": torch.rnn_tanh_cell if self.nonlinearity == "tanh" else torch.rnn_relu_cell,
+        }[self.cell]
+        new = []
+        for i, layer_state in enumerate(layers):
+            h = fn(x, layer_state, *self._weights(i))
+            new.append(h)
+            x = h[0] if isinstance(h, tuple) else h
+        return x, new
+
+    def _weights(self, layer: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        rnn = self.rnn
+        return (
+            getattr(rnn, f"weight_ih_l{layer}"),
+            getattr(rnn, f"weight_hh_l{layer}"),
+            getattr(rnn, f"bias_ih_l{layer}"),
+            getattr(rnn, f"bias_hh_l{layer}"),
+        )
+
+
+def detach_state(state: State | None) -> State | None:
+    """Cut the graph at a truncated-BPTT boundary."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return (state[0].detach(), state[1].detach())
+    return state.detach()

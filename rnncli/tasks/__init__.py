@@ -1,0 +1,38 @@
+"""Tasks: one module per task, and the closed registry that maps `task:` to it.
+
+Adding a task = one new module + one line in TASKS + a recipe + tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from torch import nn
+
+from rnncli.errors import CheckpointError
+from rnncli.tasks import generate
+from rnncli.training.trainer import TrainPlan
+
+
+class Task(Protocol):
+    """What the API needs of a task module."""
+
+    name: str
+
+    def prepare(self, recipe: Any, run_dir: Path, task_data: dict[str, Any] | None) -> TrainPlan:
+        """Data, model, loss and evaluation for training (task_data given when resuming)."""
+        ...
+
+    def build_model(self, model: Any, task_data: dict[str, Any]) -> nn.Module:
+        """An untrained model shaped for `task_data` (load weights into it to predict)."""
+        ...
+
+
+TASKS: dict[str, Task] = {"generate": generate}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise CheckpointError(f"unknown task {name!r}: this rnncli knows {', '.join(TASKS)}")
+    return TASKS[name]

@@ -1,0 +1,1 @@
+"""Training: the one Trainer, checkpoints, schedules and resumable state."""

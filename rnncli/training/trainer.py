@@ -1,0 +1,345 @@
+"""The one task-agnostic Trainer.
+
+A task hands over a `TrainPlan`: the model, a batch source that can restart at any
+(epoch, batch) position, a loss function that may carry a recurrent state across
+batches (truncated BPTT), and an evaluation function. The Trainer owns everything
+else: optimizer, schedule, clipping, stopping, checkpoints and exact resumption.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from rnncli.config import TrainingSection
+from rnncli.errors import TrainingError, UsageError
+from rnncli.training import state_io
+from rnncli.training.checkpoint import Checkpoint, package_versions, save_checkpoint
+from rnncli.training.schedules import Plateau, lr_at
+
+log = logging.getLogger("rnncli")
+LOG_EVERY = 10
+
+
+@dataclass
+class TrainPlan:
+    model: nn.Module
+    batches: Callable[[int, int], Iterable[Any]]  # (epoch, first batch) -> batches
+    num_batches: Callable[[int], int]  # epoch -> batches in it
+    loss: Callable[[nn.Module, Any, Any], tuple[Tensor, int, Any]]  # -> mean loss, units, carry
+    evaluate: Callable[[nn.Module], dict[str, float]]
+    meta: dict[str, Any]  # task data stored in every checkpoint (vocabulary...)
+    monitor: str = "valid_loss"
+    higher_is_better: bool = False
+    unit: str = "tok"
+
+
+@dataclass
+class TrainerState:
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0  # next batch index within `epoch`
+    seconds: float = 0.0
+    units: int = 0
+    best: float | None = None
+    best_step: int | None = None
+    bad_evals: int = 0
+    done: bool = False
+    stop_reason: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    plateau: dict[str, Any] = field(default_factory=dict)
+
+
+class Callback(Protocol):
+    def on_start(self, state: TrainerState, total_steps: int) -> None: ...
+    def on_log(self, state: TrainerState, loss: float, lr: float, rate: float) -> None: ...
+    def on_eval(self, state: TrainerState, metrics: dict[str, float]) -> None: ...
+    def on_end(self, state: TrainerState) -> None: ...
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("training.device is cuda but torch sees no CUDA GPU: use auto or cpu")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("training.device is mps but MPS is not available: use auto or cpu")
+    return torch.device(name)
+
+
+def to_device(obj: Any, device: torch.device) -> Any:
+    if isinstance(obj, Tensor):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(to_device(o, device) for o in obj)
+    if isinstance(obj, dict):
+        return {k: to_device(v, device) for k, v in obj.items()}
+    return obj
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[dict[str, bool]]:
+    """Turn SIGINT/SIGTERM into a flag checked between steps, so a stop saves cleanly."""
+    flag = {"stop": False}
+
+    def handler(signum: int, frame: object) -> None:
+        flag["stop"] = True
+
+    try:
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+class Trainer:
+    def __init__(
+        self,
+        plan: TrainPlan,
+        cfg: TrainingSection,
+        run_dir: Path,
+        meta: dict[str, Any],
+        callbacks: Iterable[Callback] = (),
+    ) -> None:
+        self.plan, self.cfg, self.run_dir = plan, cfg, run_dir
+        self.meta = meta  # task name and resolved recipe, for every checkpoint
+        self.callbacks = list(callbacks)
+        self.device = pick_device(cfg.device)
+        self.model = plan.model.to(self.device)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = self._optimizer()
+        self.state = TrainerState()
+        self.plateau = Plateau(cfg.plateau_factor, cfg.plateau_patience)
+        self.carry: Any = None
+        self.amp_dtype, self.scaler = self._precision()
+        epoch_batches = max(1, plan.num_batches(0))
+        caps = [cfg.epochs * epoch_batches] + ([cfg.max_steps] if cfg.max_steps else [])
+        self.total_steps = min(caps)
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        c = self.cfg
+        if c.optimizer == "sgd":
+            return torch.optim.SGD(
+                self.params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
+            )
+        cls = torch.optim.AdamW if c.optimizer == "adamw" else torch.optim.Adam
+        return cls(self.params, lr=c.lr, weight_decay=c.weight_decay)
+
+    def _precision(self) -> tuple[torch.dtype | None, torch.amp.GradScaler | None]:
+        if not self.cfg.mixed_precision:
+            return None, None
+        if self.device.type != "cuda":
+            log.warning("training.mixed_precision works on CUDA only; training in fp32")
+            return None, None
+        if torch.cuda.is_bf16_supported():
+            return torch.bfloat16, None
+        return torch.float16, torch.amp.GradScaler("cuda")
+
+    def _autocast(self) -> AbstractContextManager[Any]:
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+    # ----------------------------------------------------------------- resume
+    def restore(self, ckpt: Checkpoint) -> None:
+        """Continue exactly where `ckpt` (a `last` checkpoint) stopped."""
+        trainer = ckpt.meta.get("trainer")
+        if not trainer:
+            raise TrainingError(f"checkpoint has no training state ({ckpt.path}): cannot resume")
+        self.model.load_state_dict(ckpt.model)
+        state_io.load_optimizer(self.optimizer, trainer["optimizer"], ckpt.train, self.device)
+        self.carry = state_io.load_carry(trainer["carry"], ckpt.train, self.device)
+        state_io.set_rng(ckpt.train)
+        self.state = TrainerState(**trainer["state"])
+        self.state.done, self.state.stop_reason = False, None
+        state_io.truncate_metrics(self.run_dir / "metrics.jsonl", self.state.step)
+        self.plateau = Plateau(**self.state.plateau) if self.state.plateau else self.plateau
+
+    # ------------------------------------------------------------------- loop
+    def fit(self) -> TrainerState:
+        s, cfg = self.state, self.cfg
+        for cb in self.callbacks:
+            cb.on_start(s, self.total_steps)
+        started = time.monotonic() - s.seconds
+        window_start, window_units = time.monotonic(), 0
+        loss_sum, loss_n = torch.zeros((), device=self.device), 0
+        self.model.train()
+        s.stop_reason = self._limit_reached(False)
+        with _stop_on_signals() as flag:
+            while s.stop_reason is None:
+                if s.epoch >= cfg.epochs:
+                    s.stop_reason = "epochs"
+                    break
+                for batch in self.plan.batches(s.epoch, s.batch):
+                    lr = self._set_lr()
+                    loss, units = self._update(to_device(batch, self.device))
+                    loss_sum += loss
+                    loss_n += 1
+                    s.step += 1
+                    s.batch += 1
+                    s.units += units
+                    window_units += units
+                    s.seconds = time.monotonic() - started
+                    if s.step % LOG_EVERY == 0:
+                        avg = float(loss_sum) / loss_n
+                        self._check_finite(avg)
+                        now = time.monotonic()
+                        rate = window_units / max(now - window_start, 1e-9)
+                        for cb in self.callbacks:
+                            cb.on_log(s, avg, lr, rate)
+                        window_start, window_units = now, 0
+                        loss_sum, loss_n = torch.zeros((), device=self.device), 0
+                    s.stop_reason = self._limit_reached(flag["stop"])
+                    if cfg.eval_every and s.step % cfg.eval_every == 0:
+                        self._evaluate_and_save()
+                    elif s.step % cfg.checkpoint_every == 0 or s.stop_reason:
+                        self._check_finite(float(loss_sum) / max(loss_n, 1))
+                        self._save_last()
+                    if s.stop_reason:
+                        break
+                else:
+                    s.epoch, s.batch, self.carry = s.epoch + 1, 0, None
+                    if not cfg.eval_every:
+                        self._evaluate_and_save()
+        if flag["stop"]:
+            raise TrainingError(
+                f"training interrupted at step {s.step} (saved): "
+                f"resume with rnn train --resume {self.run_dir}"
+            )
+        if s.metrics.get("step") != s.step:
+            self._evaluate_and_save()
+        s.done = True
+        self._save_last()
+        for cb in self.callbacks:
+            cb.on_end(s)
+        return s
+
+    def _update(self, batch: Any) -> tuple[Tensor, int]:
+        with self._autocast():
+            loss, units, self.carry = self.plan.loss(self.model, batch, self.carry)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        if self.cfg.clip_grad_norm:
+            nn.utils.clip_grad_norm_(self.params, self.cfg.clip_grad_norm)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        return loss.detach().float(), units
+
+    def _set_lr(self) -> float:
+        c = self.cfg
+        lr = lr_at(
+            self.state.step,
+            c.lr,
+            c.schedule,
+            self.total_steps,
+            c.warmup_steps,
+            c.min_lr_ratio,
+            self.plateau.scale,
+        )
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def _limit_reached(self, interrupted: bool) -> str | None:
+        c, s = self.cfg, self.state
+        if interrupted:
+            return "interrupted"
+        if c.max_steps and s.step >= c.max_steps:
+            return "max_steps"
+        if c.max_minutes and s.seconds >= c.max_minutes * 60:
+            return "max_minutes"
+        return None
+
+    def _check_finite(self, value: float) -> None:
+        if not math.isfinite(value):
+            raise TrainingError(
+                f"loss became {value} at step {self.state.step}; the last good checkpoint is kept "
+                f"in {self.run_dir}: lower training.lr or set training.clip_grad_norm"
+            )
+
+    # ------------------------------------------------------ evaluation, saving
+    def _evaluate_and_save(self) -> None:
+        s = self.state
+        self.model.eval()
+        with torch.inference_mode(), self._autocast():
+            metrics = self.plan.evaluate(self.model)
+        self.model.train()
+        value = metrics.get(self.plan.monitor)
+        if value is not None:
+            self._check_finite(value)
+        metrics = {"step": s.step, "epoch": s.epoch, "seconds": round(s.seconds, 2), **metrics}
+        metrics["lr"] = self.optimizer.param_groups[0]["lr"]
+        s.metrics = metrics
+        if value is not None:
+            better = s.best is None or (
+                value > s.best if self.plan.higher_is_better else value < s.best
+            )
+            if better:
+                s.best, s.best_step, s.bad_evals = value, s.step, 0
+                self._save("best.safetensors", with_train=False)
+            else:
+                s.bad_evals += 1
+                if self.cfg.patience and s.bad_evals >= self.cfg.patience and not s.stop_reason:
+                    s.stop_reason = "early_stopping"
+            if self.cfg.schedule == "plateau":
+                self.plateau.update(value, not self.plan.higher_is_better)
+        state_io.append_metrics(self.run_dir / "metrics.jsonl", metrics)
+        for cb in self.callbacks:
+            cb.on_eval(s, metrics)
+        self._save_last()
+
+    def _save_last(self) -> None:
+        self._save("last.safetensors", with_train=True)
+
+    def _save(self, name: str, with_train: bool) -> None:
+        s = self.state
+        s.plateau = self.plateau.to_json()
+        meta: dict[str, Any] = {
+            **self.meta,
+            "task_data": self.plan.meta,
+            "versions": package_versions(),
+            "metrics": s.metrics,
+            "training": {
+                "steps": s.step,
+                "epochs": s.epoch,
+                "seconds": round(s.seconds, 2),
+                "units": s.units,
+                "unit": self.plan.unit,
+                "best_step": s.best_step,
+                "stop_reason": s.stop_reason,
+                "done": s.done,
+            },
+        }
+        train: dict[str, Tensor] = {}
+        if with_train:
+            optim_meta, optim_tensors = state_io.dump_optimizer(self.optimizer)
+            carry_kind, carry_tensors = state_io.dump_carry(self.carry)
+            train = {**optim_tensors, **carry_tensors, **state_io.get_rng()}
+            meta["trainer"] = {"state": asdict(s), "optimizer": optim_meta, "carry": carry_kind}
+        model_state = self.model.state_dict()
+        save_checkpoint(self.run_dir / name, Checkpoint(meta=meta, model=model_state, train=train))

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnncli import api
+from rnncli.config import TrainingSection, load_recipe
+from rnncli.errors import TrainingError
+from rnncli.tasks import generate as lm
+from rnncli.training.checkpoint import load_checkpoint
+from rnncli.training.schedules import Plateau, lr_at
+from rnncli.training.trainer import Trainer, TrainPlan
+
+from .conftest import write_recipe
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(run / "last.safetensors").model
+
+
+def test_overfit_one_batch(text_file: Path, tmp_path: Path) -> None:
+    """The language model drives the loss on one repeated batch far below its start."""
+    recipe = load_recipe(
+        write_recipe(tmp_path, text_file, model={"hidden_size": 64, "embedding_dim": 16})
+    )
+    plan = lm.prepare(recipe, tmp_path, None)
+    batch = next(iter(plan.batches(0, 0)))
+    losses: list[float] = []
+
+    def one_batch(epoch: int, start: int):
+        return iter([batch] * (200 - start))
+
+    def loss(model, b, carry):
+        value, n, _ = lm_loss(model, b, None)
+        losses.append(float(value))
+        return value, n, None
+
+    lm_loss = plan.loss
+    plan = TrainPlan(plan.model, one_batch, lambda e: 200, loss, plan.evaluate, plan.meta)
+    cfg = TrainingSection(epochs=1, lr=1e-2, eval_every=1000, checkpoint_every=1000, device="cpu")
+    Trainer(plan, cfg, tmp_path, {"task": "generate", "recipe": recipe.model_dump()}).fit()
+    assert losses[-1] < 0.1 * losses[0]
+
+
+class _CrashAt:
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_start(self, state, total): ...
+    def on_log(self, state, loss, lr, rate): ...
+    def on_end(self, state): ...
+
+    def on_eval(self, state, metrics):
+        if state.step >= self.step:
+            raise RuntimeError("simulated crash")
+
+
+def test_resume_ends_with_identical_weights(text_file: Path, tmp_path: Path) -> None:
+    recipe = write_recipe(
+        tmp_path,
+        text_file,
+        model={"dropout": 0.3, "num_layers": 2},
+        training={"max_steps": 14, "schedule": "cosine", "warmup_steps": 3},
+    )
+    full = api.train(recipe, output=tmp_path / "full")
+    with pytest.raises(RuntimeError, match="simulated"):
+        api.train(recipe, output=tmp_path / "crashed", callbacks=[_CrashAt(6)])
+    assert load_checkpoint(tmp_path / "crashed" / "last.safetensors").meta["training"]["steps"] == 3
+    api.train(resume=tmp_path / "crashed")
+    a, b = _weights(full), _weights(tmp_path / "crashed")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    lines = (tmp_path / "crashed" / "metrics.jsonl").read_text().splitlines()
+    assert lines == (full / "metrics.jsonl").read_text().splitlines()[: len(lines)]
+    assert len(lines) == len((full / "metrics.jsonl").read_text().splitlines())
+
+
+def test_resume_can_extend_training(trained_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    api.train(resume=run, overrides=["training.max_steps=36"])
+    assert load_checkpoint(run / "last.safetensors").meta["training"]["steps"] == 36
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(
+    text_file: Path, tmp_path: Path
+) -> None:
+    recipe = load_recipe(write_recipe(tmp_path, text_file))
+    plan = lm.prepare(recipe, tmp_path, None)
+    calls = {"n": 0}
+    base_loss = plan.loss
+
+    def loss(model, batch, carry):
+        calls["n"] += 1
+        value, n, state = base_loss(model, batch, carry)
+        return (value * math.nan if calls["n"] > 7 else value), n, state
+
+    plan.loss = loss
+    cfg = recipe.training.model_copy(update={"eval_every": 5, "checkpoint_every": 5})
+    with pytest.raises(TrainingError, match="loss became nan at step 10"):
+        Trainer(plan, cfg, tmp_path, {"task": "generate", "recipe": recipe.model_dump()}).fit()
+    good = load_checkpoint(tmp_path / "last.safetensors")
+    assert good.meta["training"]["steps"] == 5
+    assert all(torch.isfinite(t).all() for t in good.model.values())
+
+
+def test_early_stopping_and_max_steps(text_file: Path, tmp_path: Path) -> None:
+    recipe = write_recipe(
+        tmp_path,
+        text_file,
+        training={
+            "max_steps": 400,
+            "lr": 1.0,
+            "optimizer": "sgd",
+            "eval_every": 2,
+            "patience": 2,
+            "clip_grad_norm": None,
+        },
+    )
+    run = api.train(recipe)
+    meta = load_checkpoint(run / "last.safetensors").meta
+    assert meta["training"]["stop_reason"] in ("early_stopping", "max_steps")
+    assert meta["training"]["steps"] <= 400
+
+
+def test_schedules() -> None:
+    assert lr_at(0, 1.0, "constant", 100, warmup_steps=10) == pytest.approx(0.1)
+    assert lr_at(50, 1.0, "constant", 100) == 1.0
+    assert lr_at(0, 1.0, "cosine", 100) == pytest.approx(1.0)
+    assert lr_at(100, 1.0, "cosine", 100, min_lr_ratio=0.1) == pytest.approx(0.1)
+    assert lr_at(55, 1.0, "cosine", 100, warmup_steps=10) == pytest.approx(0.5)
+    plateau = Plateau(factor=0.5, patience=1)
+    for value in (1.0, 0.9, 0.95, 0.95, 0.95):
+        plateau.update(value)
+    assert plateau.scale == 0.5
