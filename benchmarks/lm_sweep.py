@@ -20,13 +20,21 @@ from rnncli.training.trainer import TrainerState
 VARIANTS = {
     "lstm256": ["model.cell=lstm", "model.hidden_size=256"],
     "gru256": ["model.cell=gru", "model.hidden_size=256"],
-    "lstm256-b32t64": [
+    "lstm256-b32t64": ["model.cell=lstm", "training.batch_size=32", "training.seq_length=64"],
+    "gru256-b32t64": ["model.cell=gru", "training.batch_size=32", "training.seq_length=64"],
+    "lstm512-b32t64": [
         "model.cell=lstm",
-        "model.hidden_size=256",
+        "model.hidden_size=512",
         "training.batch_size=32",
         "training.seq_length=64",
     ],
-    "lstm512": ["model.cell=lstm", "model.hidden_size=512"],
+    "lstm256-b16t64": ["model.cell=lstm", "training.batch_size=16", "training.seq_length=64"],
+    "lstm384-b32t64": [
+        "model.cell=lstm",
+        "model.hidden_size=384",
+        "training.batch_size=32",
+        "training.seq_length=64",
+    ],
 }
 
 

@@ -139,7 +139,7 @@ def builtin_path(task: str) -> Path:
 
 
 def load(
-    model: str | Path | None, task: str, device: str = "cpu", threads: int | None = None
+    model: str | Path | None, task: str, device: str = "auto", threads: int | None = None
 ) -> Loaded:
     """Load a run directory or checkpoint file (None: the task's built-in model)."""
     set_threads(threads)

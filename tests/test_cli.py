@@ -73,7 +73,7 @@ def test_train_prints_only_the_run_dir_then_generate_info_evaluate(text_file, tm
         ("First", 1),
     ]
     plain = rnn(
-        "generate", "-m", str(run), "--seed", "-", "-n", "40", stdin="a\nb\nc\n", check=True
+        "generate", "-m", str(run), "--seed", "-", "-n", "40", stdin="a\ne\nt\n", check=True
     )
     assert len(plain.stdout.splitlines()) == 3
 

@@ -15,7 +15,7 @@ THREADS_HELP = "torch CPU threads (default: torch's choice)."
 ModelOpt = typer.Option(None, "--model", "-m", help=MODEL_HELP)
 ThreadsOpt = typer.Option(None, "--threads", min=1, help=THREADS_HELP)
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress or notes on stderr.")
-FormatOpt = typer.Option("text", "--format", "-f", help="Output format: text or json.")
+DeviceOpt = typer.Option("auto", "--device", help="auto (CUDA if present), cpu, cuda or mps.")
 
 
 class _StderrFormatter(logging.Formatter):

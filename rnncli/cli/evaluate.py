@@ -8,7 +8,14 @@ from pathlib import Path
 
 import typer
 
-from rnncli.cli.common import QuietOpt, ThreadsOpt, announce_builtin, check_format, setup_logging
+from rnncli.cli.common import (
+    DeviceOpt,
+    QuietOpt,
+    ThreadsOpt,
+    announce_builtin,
+    check_format,
+    setup_logging,
+)
 
 
 def evaluate(
@@ -17,6 +24,7 @@ def evaluate(
     task: str = typer.Option("generate", "--task", help="Task of the built-in model to use."),
     fmt: str = typer.Option("text", "--format", "-f", help="text (a table on stderr) or json."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA."),
+    device: str = DeviceOpt,
     threads: int | None = ThreadsOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -31,7 +39,7 @@ def evaluate(
     check_format(fmt, ("text", "json"))
     if model is not None:
         task = str(load_checkpoint(resolve_model_path(model)).meta["task"])
-    loaded = api.load(model, task, threads=threads)
+    loaded = api.load(model, task, device=device, threads=threads)
     announce_builtin(loaded, quiet)
     metrics = api.evaluate(loaded, data, encoding=encoding)
     if fmt == "json":

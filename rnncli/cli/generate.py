@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from rnncli.cli.common import (
+    DeviceOpt,
     ModelOpt,
     QuietOpt,
     ThreadsOpt,
@@ -45,7 +46,7 @@ def generate(
     allow_unknown: bool = typer.Option(
         False, "--allow-unknown", help="Read characters outside the vocabulary as <unk>."
     ),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto."),
+    device: str = DeviceOpt,
     threads: int | None = ThreadsOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -80,17 +81,20 @@ def generate(
         if stream:
             out.write(seed)
             out.flush()
+            last = seed
             for pieces in api.generate(loaded, seed, **options):  # type: ignore[arg-type]
                 out.write(pieces[0])
                 out.flush()
-            out.write("\n")
+                last = pieces[0] or last
+            out.write("" if last.endswith("\n") else "\n")
             return
         texts = api.generate_text(loaded, seed, **options)
         for i, text in enumerate(texts):
             if fmt == "jsonl":
                 out.write(json.dumps({"seed": seed, "sample": i, "text": text}) + "\n")
             else:
-                out.write(("\n" if i else "") + seed + text + ("" if text.endswith("\n") else "\n"))
+                full = seed + text
+                out.write(("\n" if i else "") + full + ("" if full.endswith("\n") else "\n"))
         return
     for line in sys.stdin:
         line = line.rstrip("\n")

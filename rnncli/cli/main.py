@@ -51,7 +51,10 @@ def run() -> None:
         sys.argv.remove("--debug")
         os.environ["RNNCLI_DEBUG"] = "1"
     try:
-        app()
+        try:
+            app()
+        finally:
+            sys.stdout.flush()  # a closed pipe surfaces here, not in interpreter shutdown
     except RnnCliError as exc:
         if _debug():
             raise

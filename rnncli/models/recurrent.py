@@ -7,14 +7,22 @@ several times faster than calling the fused module at batch 1 (per-call overhead
 
 from __future__ import annotations
 
-from typing import Any, Union
+from collections.abc import Callable
+from typing import Any, Union, cast
 
 import torch
 from torch import Tensor, nn
 
 State = Union[Tensor, tuple[Tensor, Tensor]]
 
-CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+CELLS: dict[str, Any] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+# One-step functions on the same weights (what nn.LSTMCell & co. call), for `step`.
+STEP_FNS: dict[str, Callable[..., Any]] = {
+    "lstm": cast(Callable[..., Any], torch.lstm_cell),
+    "gru": cast(Callable[..., Any], torch.gru_cell),
+    "rnn": cast(Callable[..., Any], torch.rnn_tanh_cell),
+    "rnn_relu": cast(Callable[..., Any], torch.rnn_relu_cell),
+}
 
 
 class RecurrentStack(nn.Module):
@@ -46,6 +54,7 @@ class RecurrentStack(nn.Module):
         )
         self.cell = cell
         self.nonlinearity = nonlinearity
+        self._cell_fn = STEP_FNS["rnn_relu" if cell == "rnn" and nonlinearity == "relu" else cell]
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.directions = 2 if bidirectional else 1
@@ -65,7 +74,7 @@ class RecurrentStack(nn.Module):
         """Zeros, or the learned initial state, expanded to `batch`."""
         slots = self.num_layers * self.directions
         shape = (slots, batch, self.hidden_size)
-        dev = device or self.rnn.weight_hh_l0.device
+        dev = device or next(self.rnn.parameters()).device
         h = (
             self.h0.expand(shape).contiguous()
             if self.h0 is not None
@@ -106,11 +115,7 @@ class RecurrentStack(nn.Module):
         """
         if self.directions != 1:
             raise ValueError("step() needs a unidirectional stack")
-        fn = {
-            "lstm": torch.lstm_cell,
-            "gru": torch.gru_cell,
-            "rnn": torch.rnn_tanh_cell if self.nonlinearity == "tanh" else torch.rnn_relu_cell,
-        }[self.cell]
+        fn = self._cell_fn
         new = []
         for i, layer_state in enumerate(layers):
             h = fn(x, layer_state, *self._weights(i))

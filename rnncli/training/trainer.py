@@ -56,6 +56,8 @@ class TrainerState:
     bad_evals: int = 0
     done: bool = False
     stop_reason: str | None = None
+    train_loss_sum: float = 0.0  # summed batch losses since the last evaluation
+    last_eval_step: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     plateau: dict[str, Any] = field(default_factory=dict)
 
@@ -129,6 +131,7 @@ class Trainer:
         self.state = TrainerState()
         self.plateau = Plateau(cfg.plateau_factor, cfg.plateau_patience)
         self.carry: Any = None
+        self.train_sum = torch.zeros((), device=self.device)
         self.amp_dtype, self.scaler = self._precision()
         epoch_batches = max(1, plan.num_batches(0))
         caps = [cfg.epochs * epoch_batches] + ([cfg.max_steps] if cfg.max_steps else [])
@@ -172,6 +175,7 @@ class Trainer:
         self.state.done, self.state.stop_reason = False, None
         state_io.truncate_metrics(self.run_dir / "metrics.jsonl", self.state.step)
         self.plateau = Plateau(**self.state.plateau) if self.state.plateau else self.plateau
+        self.train_sum = torch.tensor(self.state.train_loss_sum, device=self.device)
 
     # ------------------------------------------------------------------- loop
     def fit(self) -> TrainerState:
@@ -193,6 +197,7 @@ class Trainer:
                     loss, units = self._update(to_device(batch, self.device))
                     loss_sum += loss
                     loss_n += 1
+                    self.train_sum += loss
                     s.step += 1
                     s.batch += 1
                     s.units += units
@@ -292,7 +297,17 @@ class Trainer:
         value = metrics.get(self.plan.monitor)
         if value is not None:
             self._check_finite(value)
-        metrics = {"step": s.step, "epoch": s.epoch, "seconds": round(s.seconds, 2), **metrics}
+        steps = s.step - s.last_eval_step
+        train_loss = float(self.train_sum) / steps if steps else None
+        self.train_sum.zero_()
+        s.last_eval_step = s.step
+        metrics = {
+            "step": s.step,
+            "epoch": s.epoch,
+            "seconds": round(s.seconds, 2),
+            **({"train_loss": train_loss} if train_loss is not None else {}),
+            **metrics,
+        }
         metrics["lr"] = self.optimizer.param_groups[0]["lr"]
         s.metrics = metrics
         if value is not None:
@@ -319,6 +334,7 @@ class Trainer:
     def _save(self, name: str, with_train: bool) -> None:
         s = self.state
         s.plateau = self.plateau.to_json()
+        s.train_loss_sum = float(self.train_sum)
         meta: dict[str, Any] = {
             **self.meta,
             "task_data": self.plan.meta,
