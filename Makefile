@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_MINUTES ?= 4
+DEMO_STEPS ?= 2400
 
 .PHONY: demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e .
@@ -22,7 +22,7 @@ demo: $(VENV)/.installed
 	@echo "training recipes/shakespeare.yaml for $(DEMO_MINUTES) minutes (progress on stderr)..." >&2
 	@run=$$($(BIN)/rnn train recipes/shakespeare.yaml --output runs/demo \
 		--set training.max_minutes=$(DEMO_MINUTES) --set training.max_steps=$(DEMO_STEPS) \
-		--set training.eval_every=100) && \
+		--set training.eval_every=500) && \
 	echo "run directory: $$run; generating from \"He ate\":" >&2 && \
 	$(BIN)/rnn generate --model "$$run" --seed "He ate" -n 400 --temperature 0.7 --rng-seed 7
 
@@ -30,7 +30,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check rnncli tests benchmarks
 	$(BIN)/ruff format --check rnncli tests benchmarks
 	$(BIN)/mypy rnncli
-	$(BIN)/pytest -q -n 2 2>/dev/null || $(BIN)/pytest -q
+	$(BIN)/pytest -q
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix rnncli tests benchmarks

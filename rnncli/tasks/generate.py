@@ -207,12 +207,18 @@ def generate(
         tokens = torch.from_numpy(ids.astype(np.int64)).to(device).expand(num_samples, -1)
         logits, state = model(tokens, state)
         layers = model.rnn.split_state(state)
+
+        def step(tokens: Tensor, layers: list[Any]) -> tuple[Tensor, list[Any]]:
+            logits, layers = model.step(tokens, layers)
+            logits[:, 0] = -math.inf  # never write <unk>
+            return logits, layers
+
+        logits = logits[:, -1]
+        logits[:, 0] = -math.inf
         vocab, tokenizer = codec.vocab.tokens, codec.tokenizer
         prev: list[str | None] = [vocab[int(ids[-1])] if seed else None] * num_samples
         pending, done = [""] * num_samples, [False] * num_samples
-        steps = decoding.sample(
-            model.step, logits[:, -1], layers, length, temperature, top_k, top_p, generator
-        )
+        steps = decoding.sample(step, logits, layers, length, temperature, top_k, top_p, generator)
         for toks in steps:
             out = []
             for i, t in enumerate(toks.tolist()):
