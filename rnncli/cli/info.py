@@ -43,8 +43,8 @@ def info(
         ("data", f"{data['data'].get('train')} ({data['train_tokens'] or 0:,} training tokens)"),
         (
             "training",
-            f"{t.get('steps', 0):,} steps, {t.get('seconds', 0) / 60:.1f} min, "
-            f"stopped by {t.get('stop_reason')}",
+            f"{t.get('steps', 0):,} steps, {t.get('seconds', 0) / 60:.1f} min"
+            + (f", stopped by {t['stop_reason']}" if t.get("stop_reason") else ""),
         ),
     ]
     for key, value in (data["metrics"] or {}).items():
