@@ -113,42 +113,46 @@ def hand_training(steps: int) -> float:
         nn.utils.clip_grad_norm_(model.parameters(), t.clip_grad_norm)
         opt.step()
         if (step + 1) % 10 == 0:
-            float(loss)
+            float(loss.detach())
             marks.append((time.perf_counter(), (step + 1) * x.numel()))
     (t0, u0), (t1, u1) = marks[0], marks[-1]
     return (u1 - u0) / (t1 - t0)
 
 
-def hand_generation(
-    lstm: nn.LSTM, emb: nn.Embedding, head: nn.Linear, n: int, cells: bool
-) -> float:
+def hand_generation(lstm: nn.LSTM, emb: nn.Embedding, head: nn.Linear, n: int, mode: str) -> float:
+    """Hand-written batch-1 sampling loops on the same weights.
+
+    mode "cells": nn.LSTMCell modules; "functional": torch.lstm_cell on the fused module's
+    weights (no module call); "fused": nn.LSTM called once per token.
+    """
     layers = lstm.num_layers
     gen = torch.Generator().manual_seed(0)
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    weights = [[getattr(lstm, f"{name}_l{i}") for name in names] for i in range(layers)]
     with torch.inference_mode():
-        if cells:
-            steppers = []
-            for i in range(layers):
-                cell = nn.LSTMCell(
-                    lstm.input_size if i == 0 else lstm.hidden_size, lstm.hidden_size
-                )
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                    getattr(cell, name).copy_(getattr(lstm, f"{name}_l{i}"))
-                steppers.append(cell)
-            hs = [(torch.zeros(1, lstm.hidden_size), torch.zeros(1, lstm.hidden_size))] * layers
+        steppers = []
+        for i in range(layers):
+            cell = nn.LSTMCell(lstm.input_size if i == 0 else lstm.hidden_size, lstm.hidden_size)
+            for name, w in zip(names, weights[i], strict=True):
+                getattr(cell, name).copy_(w)
+            steppers.append(cell)
+        hs = [(torch.zeros(1, lstm.hidden_size), torch.zeros(1, lstm.hidden_size))] * layers
         state = None
         tok = torch.zeros(1, dtype=torch.long)
         start = time.perf_counter()
         for _ in range(n):
             x = emb(tok)
-            if cells:
-                for i, cell in enumerate(steppers):
-                    hs[i] = cell(x, hs[i])
-                    x = hs[i][0]
-                out = x
-            else:
+            if mode == "fused":
                 y, state = lstm(x.unsqueeze(1), state)
-                out = y[:, 0]
-            probs = head(out).softmax(-1)
+                x = y[:, 0]
+            else:
+                for i in range(layers):
+                    if mode == "cells":
+                        hs[i] = steppers[i](x, hs[i])
+                    else:
+                        hs[i] = torch.lstm_cell(x, hs[i], *weights[i])
+                    x = hs[i][0]
+            probs = head(x).softmax(-1)
             tok = torch.multinomial(probs, 1, generator=gen).squeeze(1)
         return n / (time.perf_counter() - start)
 
@@ -159,9 +163,10 @@ def generation(loaded: api.Loaded, n: int) -> dict[str, float]:
     count = sum(1 for _ in api.generate(loaded, "He ate", length=n, temperature=1.0, rng_seed=0))
     ours = count / (time.perf_counter() - start)
     lstm = model.rnn.rnn  # the very same weights
-    cells = hand_generation(lstm, model.embedding, model.head, n, cells=True)
-    fused = hand_generation(lstm, model.embedding, model.head, n, cells=False)
-    return {"rnncli": ours, "hand_cells": cells, "hand_fused_per_token": fused}
+    out = {"rnncli": ours}
+    for mode in ("cells", "functional", "fused"):
+        out[mode] = hand_generation(lstm, model.embedding, model.head, n, mode)
+    return out
 
 
 def peak_memory_mb(size_mb: int, threads: int) -> float:
@@ -201,9 +206,9 @@ def peak_memory_mb(size_mb: int, threads: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--gen-tokens", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--gen-tokens", type=int, default=1500)
     parser.add_argument("--memory-mb", type=int, default=200)
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
@@ -212,20 +217,29 @@ def main() -> None:
 
     ours, hand = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.rounds):  # interleaved, so drift hits both alike
+        for _ in range(args.rounds):  # interleaved and paired, so drift hits both alike
             ours.append(rnncli_training(args.steps, Path(tmp)))
             hand.append(hand_training(args.steps))
     o, h = statistics.median(ours), statistics.median(hand)
-    print(f"training   rnncli {o:9,.0f} tok/s   hand-written {h:9,.0f} tok/s   ratio {o / h:.3f}")
+    ratio = statistics.median(a / b for a, b in zip(ours, hand, strict=True))
+    print(
+        f"training   rnncli {o:9,.0f} tok/s   hand-written {h:9,.0f} tok/s   ratio {ratio:.3f}"
+        f"   (median of {args.rounds} paired rounds of {args.steps} steps;"
+        f" per-round ratios {', '.join(f'{a / b:.2f}' for a, b in zip(ours, hand, strict=True))})"
+    )
 
     torch.set_num_threads(1)
     loaded = api.load(None, "generate")
     runs = [generation(loaded, args.gen_tokens) for _ in range(args.rounds)]
-    g = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    # Best of the interleaved rounds: at ~0.3 ms a token, a noisy neighbour only ever
+    # slows a round down, so the fastest round is each loop's own speed.
+    g = {k: max(r[k] for r in runs) for k in runs[0]}
+    fastest = max(g["cells"], g["functional"])
     print(
-        f"generation rnncli {g['rnncli']:9,.0f} tok/s   hand-written cells {g['hand_cells']:9,.0f}"
-        f" tok/s   ratio {g['rnncli'] / g['hand_cells']:.3f}   (nn.LSTM per token: "
-        f"{g['hand_fused_per_token']:,.0f} tok/s; batch 1, 1 thread)"
+        f"generation rnncli {g['rnncli']:9,.0f} tok/s   fastest hand-written {fastest:9,.0f}"
+        f" tok/s   ratio {g['rnncli'] / fastest:.3f}   (batch 1, 1 thread, best of {args.rounds}"
+        f" rounds; hand-written nn.LSTMCell {g['cells']:,.0f}, torch.lstm_cell"
+        f" {g['functional']:,.0f}, nn.LSTM per token {g['fused']:,.0f} tok/s)"
     )
     torch.set_num_threads(args.threads)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnncli.models.recurrent import RecurrentStack, State
@@ -56,8 +59,29 @@ class LanguageModel(nn.Module):
         `layers` is the per-layer state (`self.rnn.split_state`), kept in that form
         between steps so nothing is stacked or split per token.
         """
-        out, layers = self.rnn.step(self.embedding(tokens), layers)
-        return self._logits(out), layers
+        return self.stepper()(tokens, layers)
+
+    def stepper(
+        self, banned: int | None = None
+    ) -> Callable[[Tensor, list[Any]], tuple[Tensor, list[Any]]]:
+        """`step` with every weight bound once (generation calls it once per token).
+
+        `banned`: a token id that gets probability 0 (its output bias is -inf), e.g. <unk>.
+        """
+        rnn_step = self.rnn.stepper()
+        emb, weight, proj = self.embedding.weight, self.head.weight, self.proj
+        bias: Tensor = self.head.bias
+        if banned is not None:
+            bias = bias.detach().clone()
+            bias[banned] = -math.inf
+
+        def step(tokens: Tensor, layers: list[Any]) -> tuple[Tensor, list[Any]]:
+            out, layers = rnn_step(F.embedding(tokens, emb), layers)
+            if proj is not None:
+                out = proj(out)
+            return F.linear(out, weight, bias), layers
+
+        return step
 
     def _logits(self, out: Tensor) -> Tensor:
         if self.proj is not None:

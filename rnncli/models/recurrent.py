@@ -110,18 +110,34 @@ class RecurrentStack(nn.Module):
     def step(self, x: Tensor, layers: list[Any]) -> tuple[Tensor, list[Any]]:
         """One time step, unidirectional only: x (batch, input) -> (batch, hidden).
 
-        `layers` is the per-layer state of `split_state`; calling the cell functions on
-        the fused module's own weights avoids its per-call overhead at small batches.
+        `layers` is the per-layer state of `split_state`. For many steps, build the step
+        function once with `stepper()`.
+        """
+        return self.stepper()(x, layers)
+
+    def stepper(self) -> Callable[[Tensor, list[Any]], tuple[Tensor, list[Any]]]:
+        """A one-step function bound to the current weights.
+
+        It calls the cell functions (what nn.LSTMCell & co. call) on the fused module's
+        own weights: at batch 1 this avoids the fused module's per-call overhead, and
+        binding the weights once avoids looking them up every token. Build it again
+        after moving the model or replacing its parameters.
         """
         if self.directions != 1:
             raise ValueError("step() needs a unidirectional stack")
         fn = self._cell_fn
-        new = []
-        for i, layer_state in enumerate(layers):
-            h = fn(x, layer_state, *self._weights(i))
-            new.append(h)
-            x = h[0] if isinstance(h, tuple) else h
-        return x, new
+        weights = [self._weights(i) for i in range(self.num_layers)]
+        pair = self.cell == "lstm"
+
+        def step(x: Tensor, layers: list[Any]) -> tuple[Tensor, list[Any]]:
+            new = []
+            for w, layer_state in zip(weights, layers, strict=True):
+                h = fn(x, layer_state, *w)
+                new.append(h)
+                x = h[0] if pair else h
+            return x, new
+
+        return step
 
     def _weights(self, layer: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         rnn = self.rnn

@@ -207,12 +207,7 @@ def generate(
         tokens = torch.from_numpy(ids.astype(np.int64)).to(device).expand(num_samples, -1)
         logits, state = model(tokens, state)
         layers = model.rnn.split_state(state)
-
-        def step(tokens: Tensor, layers: list[Any]) -> tuple[Tensor, list[Any]]:
-            logits, layers = model.step(tokens, layers)
-            logits[:, 0] = -math.inf  # never write <unk>
-            return logits, layers
-
+        step = model.stepper(banned=0)  # never write <unk>
         logits = logits[:, -1]
         logits[:, 0] = -math.inf
         vocab, tokenizer = codec.vocab.tokens, codec.tokenizer
