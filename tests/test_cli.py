@@ -129,6 +129,18 @@ def test_unknown_seed_characters(trained_run: Path) -> None:
     assert ok.returncode == 0 and "warning:" in ok.stderr
 
 
+def test_bad_utf8_on_stdin(trained_run: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "rnncli", "generate", "-m", str(trained_run), "--seed", "-"],
+        input=b"All\n\xff\xfe\n",
+        capture_output=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip() == "error: stdin is not valid UTF-8 (line 2, byte 0)"
+    assert len(proc.stdout.decode().splitlines()) == 1  # the good first line was answered
+
+
 def test_closed_pipe_is_quiet(trained_run: Path) -> None:
     cmd = f"{sys.executable} -m rnncli generate -m {trained_run} -n 3000 --seed A | head -c 20"
     proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=ROOT)

@@ -16,6 +16,7 @@ from rnncli.cli.common import (
     announce_builtin,
     check_format,
     setup_logging,
+    stdin_lines,
 )
 
 
@@ -96,8 +97,7 @@ def generate(
                 full = seed + text
                 out.write(("\n" if i else "") + full + ("" if full.endswith("\n") else "\n"))
         return
-    for line in sys.stdin:
-        line = line.rstrip("\n")
+    for line in stdin_lines():
         texts = api.generate_text(loaded, line, **options)
         for i, text in enumerate(texts):
             if fmt == "jsonl":
