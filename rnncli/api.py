@@ -2,8 +2,8 @@
 
 from rnncli import api
 run = api.train("recipes/shakespeare.yaml", overrides=["training.max_minutes=2"])
-model = api.load(run)
-print(api.generate_text(model, "He ate", length=200))
+model = api.load(run)              # api.load() is the built-in model
+print(api.generate_text(model, "He ate", length=200)[0])
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from rnncli.config import (
-    GenerateRecipe,
     Section,
     apply_overrides,
     dump_recipe,
@@ -139,13 +138,20 @@ def builtin_path(task: str) -> Path:
 
 
 def load(
-    model: str | Path | None, task: str, device: str = "auto", threads: int | None = None
+    model: str | Path | None = None,
+    task: str | None = None,
+    device: str = "auto",
+    threads: int | None = None,
 ) -> Loaded:
-    """Load a run directory or checkpoint file (None: the task's built-in model)."""
+    """Load a run directory or checkpoint file; None loads the task's built-in model.
+
+    `task` (optional with a model) makes a checkpoint of another task an error.
+    """
     set_threads(threads)
     builtin = model is None
-    path = builtin_path(task) if model is None else resolve_model_path(Path(model))
+    path = builtin_path(task or "generate") if model is None else resolve_model_path(Path(model))
     ckpt = load_checkpoint(path, task=task)
+    task = ckpt.task
     recipe = validate_recipe(dict(ckpt.meta["recipe"]), str(path))
     net = get_task(task).build_model(recipe.model, ckpt.meta["task_data"])  # type: ignore[attr-defined]
     try:
@@ -243,7 +249,6 @@ def _tied(recipe: dict[str, Any]) -> set[str]:
 
 
 __all__ = [
-    "GenerateRecipe",
     "Loaded",
     "evaluate",
     "generate",

@@ -33,13 +33,11 @@ def evaluate(
     --format json prints the metrics on stdout; otherwise a table goes to stderr.
     """
     from rnncli import api
-    from rnncli.training.checkpoint import load_checkpoint, resolve_model_path
 
     setup_logging(quiet)
     check_format(fmt, ("text", "json"))
-    if model is not None:
-        task = str(load_checkpoint(resolve_model_path(model)).meta["task"])
-    loaded = api.load(model, task, device=device, threads=threads)
+    # With --model the checkpoint says its task; --task picks a built-in model.
+    loaded = api.load(model, None if model else task, device=device, threads=threads)
     announce_builtin(loaded, quiet)
     metrics = api.evaluate(loaded, data, encoding=encoding)
     if fmt == "json":
