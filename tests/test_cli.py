@@ -173,6 +173,15 @@ def test_bad_inputs_get_one_clear_line(text_file: Path, tmp_path: Path, trained_
     assert invalid.returncode == 1 and invalid.stdout.startswith("ok ")
 
 
+def test_checkpoint_of_another_task_is_refused(trained_run: Path, tmp_path: Path) -> None:
+    from .test_checkpoint import _rewrite_meta
+
+    other = tmp_path / "classify.safetensors"
+    _rewrite_meta(trained_run / "best.safetensors", other, task="classify")
+    line = _one_error_line(rnn("generate", "-m", str(other), "--seed", "A"))
+    assert "for task 'classify', not 'generate'" in line
+
+
 def test_a_taken_output_dir_is_never_overwritten(text_file: Path, tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path, text_file, training={"max_steps": 2})
     first = Path(rnn("train", str(recipe), check=True).stdout.strip())
