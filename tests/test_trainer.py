@@ -133,6 +133,15 @@ def test_early_stopping_and_max_steps(text_file: Path, tmp_path: Path) -> None:
     assert meta["training"]["steps"] <= 400
 
 
+def test_test_file_is_scored_after_training(text_file: Path, tmp_path: Path) -> None:
+    recipe = write_recipe(
+        tmp_path, text_file, data={"test": str(text_file)}, training={"max_steps": 4}
+    )
+    run = api.train(recipe)
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["split"] == "test" and last["step"] == 4 and last["test_loss"] > 0
+
+
 def test_schedules() -> None:
     assert lr_at(0, 1.0, "constant", 100, warmup_steps=10) == pytest.approx(0.1)
     assert lr_at(50, 1.0, "constant", 100) == 1.0
