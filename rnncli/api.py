@@ -26,6 +26,7 @@ from rnncli.config import (
     validate_recipe,
 )
 from rnncli.errors import CheckpointError, RecipeError, UsageError
+from rnncli.tasks import classify as cls
 from rnncli.tasks import generate as lm
 from rnncli.tasks import get_task
 from rnncli.training.checkpoint import (
@@ -112,7 +113,8 @@ def _fit(
     if test:
         metrics = evaluate(load(run_dir, task.name, device=cfg.device), test)
         append_metrics(run_dir / "metrics.jsonl", {"step": state.step, "split": "test", **metrics})
-        log.info("test set %s: %s", test, ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        scalars = {k: v for k, v in metrics.items() if isinstance(v, float)}
+        log.info("test set %s: %s", test, ", ".join(f"{k} {v:.4f}" for k, v in scalars.items()))
     return run_dir
 
 
@@ -212,12 +214,41 @@ def generate_text(loaded: Loaded, seed: str, **kwargs: Any) -> list[str]:
     return ["".join(p[i] for p in parts) for i in range(n)]
 
 
+# ------------------------------------------------------------------------ classify
+def classify(
+    loaded: Loaded, lines: Iterable[str], batch_size: int = 256
+) -> Iterator[tuple[str, dict[str, float]]]:
+    """(text, {label: probability}) per line, in input order, streamed in batches."""
+    if batch_size < 1:
+        raise UsageError("--batch-size must be >= 1")
+    codec = cls.Codec(loaded.meta["task_data"])
+    for text, probs in cls.classify_lines(loaded.model, codec, lines, batch_size):
+        yield text, dict(zip(codec.labels, probs.tolist(), strict=True))
+
+
+def trace(loaded: Loaded, text: str) -> list[tuple[str, dict[str, float]]]:
+    """The class probabilities after each token of `text`: the model's opinion as it reads."""
+    codec = cls.Codec(loaded.meta["task_data"])
+    tokens = codec.tokenizer.split(text)[: codec.max_length or None] or [""]
+    ids = codec.encode(text)
+    prefixes = [ids[: i + 1] for i in range(len(ids))]
+    probs = cls.predict_ids(loaded.model, prefixes, 256)
+    return [
+        (tok, dict(zip(codec.labels, p.tolist(), strict=True)))
+        for tok, p in zip(tokens, probs, strict=True)
+    ]
+
+
 # ------------------------------------------------------------------------ evaluate
 def evaluate(loaded: Loaded, path: str | Path, encoding: str = "utf-8") -> dict[str, Any]:
     """Metrics of the model on a held-out file."""
     if loaded.task == "generate":
         codec = lm.Codec(loaded.meta["task_data"])
         return lm.evaluate_file(loaded.model, codec, Path(path), encoding)  # type: ignore[arg-type]
+    if loaded.task == "classify":
+        data = loaded.meta["recipe"]["data"]
+        labelled = cls.Codec(loaded.meta["task_data"])
+        return cls.evaluate_file(loaded.model, labelled, Path(path), data)
     raise UsageError(f"evaluate does not support task {loaded.task!r} yet")
 
 

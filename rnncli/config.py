@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from rnncli.errors import RecipeError
 
-TASKS = ("generate",)
+TASKS = ("generate", "classify")
 
 
 class Section(BaseModel):
@@ -96,8 +96,49 @@ class GenerateRecipe(Section):
         return self
 
 
-Recipe = Annotated[Union[GenerateRecipe], Field(discriminator="task")]
-RECIPES: dict[str, type[Section]] = {"generate": GenerateRecipe}
+class ClassifyData(Section):
+    train: str = Field(description="Labelled lines: CSV, TSV or JSONL.")
+    valid: str | None = Field(None, description="Validation file; else `valid_fraction`.")
+    valid_fraction: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Stratified share of train held out (fixed seed)."
+    )
+    test: str | None = Field(None, description="Optional test file scored after training.")
+    format: Literal["auto", "csv", "tsv", "jsonl"] = Field(
+        "auto", description="File format; auto goes by the extension."
+    )
+    text_column: str = Field("text", description="Column (or JSON key) of the text.")
+    label_column: str = Field("label", description="Column (or JSON key) of the label.")
+    header: bool = Field(True, description="CSV/TSV files start with a header line.")
+    tokenizer: Literal["word", "char"] = Field("word", description="Unit of the classifier.")
+    lowercase: bool = Field(True, description="Lower-case text before tokenizing.")
+    min_freq: int = Field(1, ge=1, description="Tokens seen fewer times become `<unk>`.")
+    max_size: int | None = Field(None, ge=2, description="Keep only the most frequent tokens.")
+    max_length: int | None = Field(None, ge=1, description="Truncate longer texts (tokens).")
+    encoding: str = Field("utf-8", description="Text encoding of the data files.")
+
+
+class ClassifyModel(ModelSection):
+    embedding_dim: int = Field(128, ge=1, description="Size of the token embeddings.")
+    hidden_size: int = Field(128, ge=1, description="Units per recurrent layer.")
+    num_layers: int = Field(1, ge=1, le=16, description="Stacked recurrent layers.")
+    bidirectional: bool = Field(True, description="Read the text both ways.")
+    pooling: Literal["last", "mean", "max", "attention"] = Field(
+        "max", description="How the states over time become one vector."
+    )
+
+
+class ClassifyRecipe(Section):
+    """A many-to-one text classifier (`rnn classify`)."""
+
+    task: Literal["classify"] = Field(description="Which task the recipe trains.")
+    data: ClassifyData
+    model: ClassifyModel = Field(default_factory=lambda: ClassifyModel())
+    training: TrainingSection = Field(default_factory=lambda: TrainingSection())
+    output: str = Field("runs/classify", description="Run directory (made unique if taken).")
+
+
+Recipe = Annotated[Union[GenerateRecipe, ClassifyRecipe], Field(discriminator="task")]
+RECIPES: dict[str, type[Section]] = {"generate": GenerateRecipe, "classify": ClassifyRecipe}
 
 
 def recipe_schema() -> dict[str, Any]:

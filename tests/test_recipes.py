@@ -26,7 +26,7 @@ def test_recipe_smoke_trains(recipe: Path, tmp_path: Path, monkeypatch: pytest.M
     run = api.train(recipe, overrides, output=tmp_path / "run")
     meta = load_checkpoint(run / "last.safetensors").meta
     assert meta["training"]["steps"] == 2
-    assert meta["metrics"]["valid_loss"] > 0
+    assert any(k.startswith("valid_") for k in meta["metrics"])
 
 
 def test_word_model_generates_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -46,9 +46,31 @@ def evaluate(
     from rich.console import Console
     from rich.table import Table
 
+    console = Console(stderr=True)
     table = Table(title=f"{loaded.task} model on {data}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    Console(stderr=True).print(table)
+        if isinstance(value, (int, float)):
+            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    per_class = metrics.get("per_class")
+    if per_class:
+        names = list(per_class)
+        table = Table(title="per class")
+        for col in ("label", "precision", "recall", "f1", "support"):
+            table.add_column(col, justify="left" if col == "label" else "right")
+        for label, row in per_class.items():
+            table.add_row(
+                label,
+                *(f"{row[k]:.4f}" for k in ("precision", "recall", "f1")),
+                str(row["support"]),
+            )
+        console.print(table)
+        table = Table(title="confusion (rows: gold, columns: predicted)")
+        table.add_column("")
+        for label in names:
+            table.add_column(label, justify="right")
+        for label, row in zip(names, metrics["confusion"], strict=True):
+            table.add_row(label, *(str(n) for n in row))
+        console.print(table)

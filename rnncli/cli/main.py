@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from rnncli.cli import evaluate, generate, info, recipe, train
+from rnncli.cli import classify, evaluate, generate, info, recipe, train
 from rnncli.errors import RnnCliError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 app.command("train")(train.train)
 app.command("generate")(generate.generate)
+app.command("classify")(classify.classify)
 app.command("evaluate")(evaluate.evaluate)
 app.command("info")(info.info)
 app.add_typer(recipe.app, name="recipe")

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from torch import nn
 
 from rnncli.errors import CheckpointError
-from rnncli.tasks import generate
+from rnncli.tasks import classify, generate
 from rnncli.training.trainer import TrainPlan
 
 
@@ -29,7 +29,7 @@ class Task(Protocol):
         ...
 
 
-TASKS: dict[str, Task] = {"generate": generate}
+TASKS: dict[str, Task] = {"generate": generate, "classify": classify}
 
 
 def get_task(name: str) -> Task:
