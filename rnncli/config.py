@@ -136,6 +136,12 @@ class ClassifyRecipe(Section):
     training: TrainingSection = Field(default_factory=lambda: TrainingSection())
     output: str = Field("runs/classify", description="Run directory (made unique if taken).")
 
+    @model_validator(mode="after")
+    def _check(self) -> ClassifyRecipe:
+        if self.model.tie_embeddings:
+            raise ValueError("model.tie_embeddings applies to language models, not classifiers")
+        return self
+
 
 Recipe = Annotated[Union[GenerateRecipe, ClassifyRecipe], Field(discriminator="task")]
 RECIPES: dict[str, type[Section]] = {"generate": GenerateRecipe, "classify": ClassifyRecipe}

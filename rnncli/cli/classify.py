@@ -13,10 +13,9 @@ from rnncli.cli.common import (
     ModelOpt,
     QuietOpt,
     ThreadsOpt,
-    announce_builtin,
     check_format,
     file_lines,
-    setup_logging,
+    load_model,
     stdin_lines,
 )
 
@@ -44,10 +43,8 @@ def classify(
     """Classify each input line; output keeps the input order, one line per line."""
     from rnncli import api
 
-    setup_logging(quiet)
     check_format(fmt, ("tsv", "jsonl", "label"))
-    loaded = api.load(model, "classify", device=device, threads=threads)
-    announce_builtin(loaded, quiet)
+    loaded = load_model(model, "classify", device, threads, quiet)
     lines = stdin_lines() if file is None or str(file) == "-" else file_lines(file)
     out = sys.stdout
     if trace:

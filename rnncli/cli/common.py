@@ -87,6 +87,16 @@ def announce_builtin(loaded: Any, quiet: bool) -> None:
         )
 
 
+def load_model(model: Any, task: str | None, device: str, threads: int | None, quiet: bool) -> Any:
+    """The common start of every command that runs a model: log to stderr, load, announce."""
+    from rnncli import api
+
+    setup_logging(quiet)
+    loaded = api.load(model, task, device=device, threads=threads)
+    announce_builtin(loaded, quiet)
+    return loaded
+
+
 class Progress:
     """Trainer callback: a rich progress bar on a terminal, else one line per evaluation."""
 

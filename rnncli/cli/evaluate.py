@@ -12,9 +12,8 @@ from rnncli.cli.common import (
     DeviceOpt,
     QuietOpt,
     ThreadsOpt,
-    announce_builtin,
     check_format,
-    setup_logging,
+    load_model,
 )
 
 
@@ -34,11 +33,9 @@ def evaluate(
     """
     from rnncli import api
 
-    setup_logging(quiet)
     check_format(fmt, ("text", "json"))
     # With --model the checkpoint says its task; --task picks a built-in model.
-    loaded = api.load(model, None if model else task, device=device, threads=threads)
-    announce_builtin(loaded, quiet)
+    loaded = load_model(model, None if model else task, device, threads, quiet)
     metrics = api.evaluate(loaded, data, encoding=encoding)
     if fmt == "json":
         sys.stdout.write(json.dumps(metrics) + "\n")

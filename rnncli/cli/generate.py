@@ -13,9 +13,8 @@ from rnncli.cli.common import (
     ModelOpt,
     QuietOpt,
     ThreadsOpt,
-    announce_builtin,
     check_format,
-    setup_logging,
+    load_model,
     stdin_lines,
 )
 
@@ -59,14 +58,12 @@ def generate(
     from rnncli import api
     from rnncli.errors import UsageError
 
-    setup_logging(quiet)
     check_format(fmt, ("text", "jsonl"))
     if stream and (num_samples > 1 or fmt != "text" or seed == "-"):
         raise UsageError(
             "--stream prints one sample of one seed as text: drop --num-samples/--format"
         )
-    loaded = api.load(model, "generate", device=device, threads=threads)
-    announce_builtin(loaded, quiet)
+    loaded = load_model(model, "generate", device, threads, quiet)
     options = dict(
         length=length,
         temperature=temperature,

@@ -28,13 +28,21 @@ class Classifier(nn.Module):
         dropout: float = 0.0,
         bidirectional: bool = True,
         pooling: str = "max",
+        learn_initial_state: bool = False,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
         self.embedding = nn.Embedding(vocab_size, embedding_dim)  # packing hides padding
         self.rnn = RecurrentStack(
-            cell, embedding_dim, hidden_size, num_layers, dropout, bidirectional, nonlinearity
+            cell,
+            embedding_dim,
+            hidden_size,
+            num_layers,
+            dropout,
+            bidirectional,
+            nonlinearity,
+            learn_initial_state,
         )
         size = self.rnn.output_size
         self.pooling = pooling

@@ -20,6 +20,7 @@ from rnncli.config import ClassifyModel, ClassifyRecipe
 from rnncli.data.tables import read_labelled
 from rnncli.data.vocab import Tokenizer, Vocab
 from rnncli.errors import DataError
+from rnncli.models.builders import build_classifier
 from rnncli.models.classifier import Classifier
 from rnncli.training.metrics import classification_metrics
 from rnncli.training.trainer import TrainPlan
@@ -44,18 +45,7 @@ class Codec:
 
 
 def build_model(model: ClassifyModel, task_data: dict[str, Any]) -> Classifier:
-    return Classifier(
-        vocab_size=len(task_data["vocab"]),
-        num_classes=len(task_data["labels"]),
-        embedding_dim=model.embedding_dim,
-        hidden_size=model.hidden_size,
-        num_layers=model.num_layers,
-        cell=model.cell,
-        nonlinearity=model.nonlinearity,
-        dropout=model.dropout,
-        bidirectional=model.bidirectional,
-        pooling=model.pooling,
-    )
+    return build_classifier(model, len(task_data["vocab"]), len(task_data["labels"]))
 
 
 def pad_batch(seqs: list[list[int]]) -> tuple[Tensor, Tensor]:
