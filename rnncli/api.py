@@ -25,6 +25,7 @@ from rnncli.config import (
     load_recipe,
     validate_recipe,
 )
+from rnncli.data.text import read_lines
 from rnncli.errors import CheckpointError, RecipeError, UsageError
 from rnncli.tasks import classify as cls
 from rnncli.tasks import generate as lm
@@ -286,5 +287,6 @@ __all__ = [
     "generate_text",
     "info",
     "load",
+    "read_lines",
     "train",
 ]

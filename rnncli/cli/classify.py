@@ -14,9 +14,7 @@ from rnncli.cli.common import (
     QuietOpt,
     ThreadsOpt,
     check_format,
-    file_lines,
     load_model,
-    stdin_lines,
 )
 
 
@@ -45,7 +43,7 @@ def classify(
 
     check_format(fmt, ("tsv", "jsonl", "label"))
     loaded = load_model(model, "classify", device, threads, quiet)
-    lines = stdin_lines() if file is None or str(file) == "-" else file_lines(file)
+    lines = api.read_lines(file)
     out = sys.stdout
     if trace:
         first = next(iter(lines), None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -39,37 +38,6 @@ def setup_logging(quiet: bool = False) -> None:
 def note(message: str, quiet: bool = False) -> None:
     if not quiet:
         print(f"note: {message}", file=sys.stderr)
-
-
-def stdin_lines() -> Iterator[str]:
-    """Lines of stdin without their line ends, read as they come; bad UTF-8 is an error."""
-    from rnncli.errors import DataError
-
-    for number, raw in enumerate(sys.stdin.buffer, start=1):
-        try:
-            yield raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError as exc:
-            raise DataError(f"stdin is not valid UTF-8 (line {number}, byte {exc.start})") from None
-
-
-def file_lines(path: Any) -> Iterator[str]:
-    """Lines of a UTF-8 file without line ends, streamed; errors name file and line."""
-    from rnncli.errors import DataError
-
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the `with` below
-    except FileNotFoundError:
-        raise DataError(f"file not found ({path})") from None
-    except IsADirectoryError:
-        raise DataError(f"expected a file, got a directory ({path})") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                yield raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                raise DataError(
-                    f"file is not valid UTF-8 ({path}, line {number}, byte {exc.start})"
-                ) from None
 
 
 def check_format(value: str, allowed: tuple[str, ...]) -> str:

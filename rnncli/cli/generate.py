@@ -15,7 +15,6 @@ from rnncli.cli.common import (
     ThreadsOpt,
     check_format,
     load_model,
-    stdin_lines,
 )
 
 
@@ -94,7 +93,7 @@ def generate(
                 full = seed + text
                 out.write(("\n" if i else "") + full + ("" if full.endswith("\n") else "\n"))
         return
-    for line in stdin_lines():
+    for line in api.read_lines(None):
         texts = api.generate_text(loaded, line, **options)
         for i, text in enumerate(texts):
             if fmt == "jsonl":

@@ -7,9 +7,11 @@ Two streaming passes over the file: count tokens (vocabulary), then encode into 
 from __future__ import annotations
 
 import codecs
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -19,18 +21,44 @@ from rnncli.errors import DataError
 CHUNK_BYTES = 8 << 20
 
 
+def open_input(path: Path) -> BinaryIO:
+    """Open a data file for reading, with one clear error when it cannot be."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise DataError(f"file not found ({path}): check the path") from None
+    except IsADirectoryError:
+        raise DataError(f"expected a file, got a directory ({path})") from None
+
+
+def read_lines(path: Path | None) -> Iterator[str]:
+    """Lines of a UTF-8 file (None or '-': stdin) without line ends, read as they come.
+
+    Bad UTF-8 is an error naming the line, raised after the good lines before it.
+    """
+    stdin = path is None or str(path) == "-"
+    where = "stdin" if stdin else f"{path}"
+    handle = sys.stdin.buffer if stdin else open_input(Path(str(path)))
+    try:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{where} is not valid UTF-8 (line {number}, byte {exc.start})"
+                ) from None
+    finally:
+        if not stdin:
+            handle.close()
+
+
 def read_chunks(path: Path, encoding: str = "utf-8") -> Iterator[str]:
     """Decoded text in chunks of about 8 MB, cut only at line ends (so words stay whole)."""
     try:
         decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     except LookupError:
         raise DataError(f"unknown encoding {encoding!r} (data.encoding): try utf-8") from None
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the `with` below
-    except FileNotFoundError:
-        raise DataError(f"file not found ({path}): check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"expected a file, got a directory ({path})") from None
+    handle = open_input(path)
     offset, carry = 0, ""
     with handle:
         while True:
