@@ -219,12 +219,38 @@ def generate_text(loaded: Loaded, seed: str, **kwargs: Any) -> list[str]:
 def classify(
     loaded: Loaded, lines: Iterable[str], batch_size: int = 256
 ) -> Iterator[tuple[str, dict[str, float]]]:
-    """(text, {label: probability}) per line, in input order, streamed in batches."""
+    """(text, {label: probability}) per line, in input order, streamed in batches.
+
+    A blank line gets an empty dict: nothing to classify, but its place is kept.
+    """
     if batch_size < 1:
         raise UsageError("--batch-size must be >= 1")
     codec = cls.Codec(loaded.meta["task_data"])
     for text, probs in cls.classify_lines(loaded.model, codec, lines, batch_size):
-        yield text, dict(zip(codec.labels, probs.tolist(), strict=True))
+        yield text, {} if probs is None else dict(zip(codec.labels, probs.tolist(), strict=True))
+
+
+def decide(
+    loaded: Loaded,
+    probs: dict[str, float],
+    top_k: int | None = None,
+    threshold: float | None = None,
+) -> list[tuple[str, float]]:
+    """The predicted labels of one line, most probable first.
+
+    Single-label: the `top_k` (default 1) most probable. Multi-label: every label at or
+    above `threshold` (default: the recipe's `model.threshold`), at most `top_k`.
+    """
+    ranked = sorted(probs.items(), key=lambda kv: -kv[1])
+    if not loaded.meta["task_data"].get("multi_label"):
+        if threshold is not None:
+            raise UsageError("--threshold applies to multi-label models; this one is not")
+        return ranked[: top_k or 1]
+    if threshold is None:
+        threshold = float(loaded.meta["recipe"]["model"].get("threshold", 0.5))
+    if not 0 < threshold < 1:
+        raise UsageError("--threshold must be between 0 and 1")
+    return [(label, p) for label, p in ranked if p >= threshold][:top_k]
 
 
 def trace(loaded: Loaded, text: str) -> list[tuple[str, dict[str, float]]]:
@@ -233,7 +259,7 @@ def trace(loaded: Loaded, text: str) -> list[tuple[str, dict[str, float]]]:
     tokens = codec.tokenizer.split(text)[: codec.max_length or None] or [""]
     ids = codec.encode(text)
     prefixes = [ids[: i + 1] for i in range(len(ids))]
-    probs = cls.predict_ids(loaded.model, prefixes, 256)
+    probs = cls.predict_ids(loaded.model, prefixes, 256, codec.multi_label)
     return [
         (tok, dict(zip(codec.labels, p.tolist(), strict=True)))
         for tok, p in zip(tokens, probs, strict=True)
@@ -247,9 +273,10 @@ def evaluate(loaded: Loaded, path: str | Path, encoding: str = "utf-8") -> dict[
         codec = lm.Codec(loaded.meta["task_data"])
         return lm.evaluate_file(loaded.model, codec, Path(path), encoding)  # type: ignore[arg-type]
     if loaded.task == "classify":
-        data = loaded.meta["recipe"]["data"]
+        recipe = loaded.meta["recipe"]
         labelled = cls.Codec(loaded.meta["task_data"])
-        return cls.evaluate_file(loaded.model, labelled, Path(path), data)
+        threshold = float(recipe["model"].get("threshold", 0.5))
+        return cls.evaluate_file(loaded.model, labelled, Path(path), recipe["data"], threshold)
     raise UsageError(f"evaluate does not support task {loaded.task!r} yet")
 
 
@@ -282,11 +309,14 @@ def _tied(recipe: dict[str, Any]) -> set[str]:
 
 __all__ = [
     "Loaded",
+    "classify",
+    "decide",
     "evaluate",
     "generate",
     "generate_text",
     "info",
     "load",
     "read_lines",
+    "trace",
     "train",
 ]

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rnncli.errors import RecipeError
 
@@ -109,12 +117,37 @@ class ClassifyData(Section):
     text_column: str = Field("text", description="Column (or JSON key) of the text.")
     label_column: str = Field("label", description="Column (or JSON key) of the label.")
     header: bool = Field(True, description="CSV/TSV files start with a header line.")
-    tokenizer: Literal["word", "char"] = Field("word", description="Unit of the classifier.")
+    tokenizer: Literal["word", "char", "subword"] = Field(
+        "word", description="Unit of the classifier (subword: pip install 'rnncli[subword]')."
+    )
     lowercase: bool = Field(True, description="Lower-case text before tokenizing.")
+    token_pattern: str | None = Field(
+        None, description="Regex whose matches are the words (tokenizer: word); null=built-in."
+    )
+    subword_model: Literal["bpe", "unigram"] = Field(
+        "bpe", description="Subword algorithm, trained on the training text."
+    )
+    subword_vocab_size: int = Field(8000, ge=50, description="Size of the subword vocabulary.")
     min_freq: int = Field(1, ge=1, description="Tokens seen fewer times become `<unk>`.")
     max_size: int | None = Field(None, ge=2, description="Keep only the most frequent tokens.")
     max_length: int | None = Field(None, ge=1, description="Truncate longer texts (tokens).")
+    multi_label: bool = Field(False, description="Several labels per line (sigmoid outputs).")
+    label_separator: str = Field(
+        "|", min_length=1, description="Separates labels in one cell (multi_label)."
+    )
     encoding: str = Field("utf-8", description="Text encoding of the data files.")
+
+    @field_validator("token_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                compiled = re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+            if compiled.groups:
+                raise ValueError("use (?:...) instead of capturing groups")
+        return value
 
 
 class ClassifyModel(ModelSection):
@@ -125,6 +158,29 @@ class ClassifyModel(ModelSection):
     pooling: Literal["last", "mean", "max", "attention"] = Field(
         "max", description="How the states over time become one vector."
     )
+    pretrained_vectors: str | None = Field(
+        None, description="Local GloVe or word2vec text file to initialise the embeddings."
+    )
+    freeze_embeddings: bool = Field(False, description="Keep the pretrained vectors fixed.")
+    threshold: float = Field(
+        0.5, gt=0, lt=1, description="Multi-label: a label is predicted at this probability."
+    )
+
+
+class ClassifyTraining(TrainingSection):
+    class_weights: Literal["none", "balanced"] | dict[str, float] = Field(
+        "none", description="Loss weight per label: none, balanced, or {label: weight}."
+    )
+    monitor: Literal["valid_accuracy", "valid_macro_f1", "valid_loss"] = Field(
+        "valid_accuracy", description="Metric that picks the best checkpoint and stops early."
+    )
+
+    @field_validator("class_weights")
+    @classmethod
+    def _positive(cls, value: Any) -> Any:
+        if isinstance(value, dict) and any(w <= 0 for w in value.values()):
+            raise ValueError("class weights must be > 0")
+        return value
 
 
 class ClassifyRecipe(Section):
@@ -133,13 +189,17 @@ class ClassifyRecipe(Section):
     task: Literal["classify"] = Field(description="Which task the recipe trains.")
     data: ClassifyData
     model: ClassifyModel = Field(default_factory=lambda: ClassifyModel())
-    training: TrainingSection = Field(default_factory=lambda: TrainingSection())
+    training: ClassifyTraining = Field(default_factory=lambda: ClassifyTraining())
     output: str = Field("runs/classify", description="Run directory (made unique if taken).")
 
     @model_validator(mode="after")
     def _check(self) -> ClassifyRecipe:
         if self.model.tie_embeddings:
             raise ValueError("model.tie_embeddings applies to language models, not classifiers")
+        if self.model.pretrained_vectors and self.data.tokenizer != "word":
+            raise ValueError("model.pretrained_vectors needs data.tokenizer: word")
+        if self.model.freeze_embeddings and not self.model.pretrained_vectors:
+            raise ValueError("model.freeze_embeddings needs model.pretrained_vectors")
         return self
 
 

@@ -137,3 +137,152 @@ def test_cli_classify_and_evaluate(classifier_run: Path, tmp_path: Path) -> None
     assert "Traceback" not in err.stderr and len(err.stderr.strip().splitlines()) == 1
     gen = rnn("generate", "-m", str(classifier_run))
     assert gen.returncode == 1 and "for task 'classify', not 'generate'" in gen.stderr
+
+
+def _train_with(tmp: Path, rows: list[tuple[str, str]], **sections: dict) -> Path:
+    train = _table(tmp / "train.tsv", rows)
+    recipe: dict = {
+        "task": "classify",
+        "data": {"train": str(train), "valid": str(train), "text_column": "sentence"},
+        "model": {"embedding_dim": 16, "hidden_size": 16},
+        "training": {"max_steps": 60, "batch_size": 8, "lr": 1.0e-2, "threads": 1},
+        "output": str(tmp / "run"),
+    }
+    for name, values in sections.items():
+        recipe[name].update(values)
+    path = tmp / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return api.train(path)
+
+
+def test_overfits_one_batch() -> None:
+    torch.manual_seed(0)
+    model = Classifier(40, 3, 16, 32, cell="gru", pooling="attention")
+    gen = torch.Generator().manual_seed(1)
+    tokens = torch.randint(1, 40, (8, 7), generator=gen)
+    lengths = torch.tensor([7, 3, 5, 7, 2, 6, 4, 1])
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(tokens, lengths), labels)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05
+
+
+def test_subword_tokenizer_trains_and_round_trips(tmp_path: Path) -> None:
+    rows = [(t, "pos") for t in POS] * 6 + [(t, "neg") for t in NEG] * 6
+    run = _train_with(
+        tmp_path,
+        rows,
+        data={"tokenizer": "subword", "subword_model": "unigram", "subword_vocab_size": 60},
+    )
+    loaded = api.load(run)
+    codec = cls.Codec(loaded.meta["task_data"])
+    assert codec.tokenizer.kind == "subword"
+    assert codec.tokenizer.join(codec.tokenizer.split("he ate the pie")) == "he ate the pie"
+    out = dict(api.classify(loaded, ["he ate the pie happily", "he ate the pie angrily"]))
+    assert out["he ate the pie happily"]["pos"] > 0.5 > out["he ate the pie angrily"]["pos"]
+
+
+def test_token_pattern_is_used_and_checked(tmp_path: Path) -> None:
+    from rnncli.config import validate_recipe
+    from rnncli.errors import RecipeError
+
+    base = {"task": "classify", "data": {"train": "x.tsv"}}
+    with pytest.raises(RecipeError, match="not a valid regular expression"):
+        validate_recipe({**base, "data": {"train": "x.tsv", "token_pattern": "[a-"}})
+    rows = [("a-b c", "x"), ("d-e f", "y")] * 8
+    run = _train_with(tmp_path, rows, data={"token_pattern": r"[^\s-]+"})
+    codec = cls.Codec(api.load(run).meta["task_data"])
+    assert codec.tokenizer.split("A-b c") == ["a", "b", "c"]
+
+
+def test_pretrained_vectors_initialise_embeddings(tmp_path: Path) -> None:
+    vectors = tmp_path / "vectors.txt"  # word2vec text: a header, then word + numbers
+    vectors.write_text("3 4\nHappily 1 2 3 4\nhappily 5 6 7 8\npie 0.5 0.5 0.5 0.5\n")
+    rows = [(t, "pos") for t in POS] * 6 + [(t, "neg") for t in NEG] * 6
+    run = _train_with(
+        tmp_path,
+        rows,
+        data={"lowercase": True},
+        model={"embedding_dim": 4, "pretrained_vectors": str(vectors), "freeze_embeddings": True},
+    )
+    loaded = api.load(run)
+    index = cls.Codec(loaded.meta["task_data"]).vocab.index
+    weight = loaded.model.embedding.weight  # type: ignore[union-attr]
+    assert weight[index["happily"]].tolist() == [5, 6, 7, 8]  # exact match beats lower-cased
+    assert weight[index["pie"]].tolist() == [0.5] * 4  # frozen: still the file's vector
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("pie 1 2 3\n")
+    with pytest.raises(DataError, match=r"have 3 dimensions but model\.embedding_dim is 4"):
+        _train_with(bad, rows, model={"embedding_dim": 4, "pretrained_vectors": str(wrong)})
+
+
+def test_class_weights_and_monitor(tmp_path: Path) -> None:
+    rows = [(t, "pos") for t in POS] * 9 + [(t, "neg") for t in NEG[:1]] * 3
+    run = _train_with(
+        tmp_path,
+        rows,
+        training={"class_weights": "balanced", "monitor": "valid_macro_f1", "eval_every": 20},
+    )
+    meta = api.load(run).meta
+    assert meta["recipe"]["training"]["monitor"] == "valid_macro_f1"
+    assert meta["metrics"]["valid_macro_f1"] == 1.0
+    weights = cls.class_weights(
+        "balanced", cls.Codec(meta["task_data"]), torch.tensor([1] * 36 + [0] * 3)
+    )
+    assert weights is not None and weights[0] / weights[1] == pytest.approx(12.0)
+    with pytest.raises(DataError, match="unknown label"):
+        cls.class_weights({"nope": 2.0}, cls.Codec(meta["task_data"]), torch.tensor([0, 1]))
+
+
+def test_multi_label(tmp_path: Path) -> None:
+    rows = [
+        ("goal scored in the match", "sport"),
+        ("the minister voted", "politics"),
+        ("the minister scored a goal in the match", "politics|sport"),
+        ("rain all day", ""),
+    ] * 8
+    run = _train_with(
+        tmp_path,
+        rows,
+        data={"multi_label": True},
+        training={"max_steps": 120},
+    )
+    loaded = api.load(run)
+    assert loaded.meta["task_data"]["labels"] == ["politics", "sport"]
+    lines = ["the minister scored a goal in the match", "goal scored in the match", "rain all day"]
+    got = [{x for x, _ in api.decide(loaded, p)} for _, p in api.classify(loaded, lines)]
+    assert got == [{"politics", "sport"}, {"sport"}, set()]
+    out = rnn("classify", "-m", str(run), "-f", "label", stdin="\n".join(lines) + "\n", check=True)
+    cells = [set(line.split("|")) - {""} for line in out.stdout.split("\n")[:-1]]
+    assert cells == got  # labels joined by the recipe's separator, most probable first
+    strict = rnn("classify", "-m", str(run), "--threshold", "0.999999", stdin="rain\n", check=True)
+    assert strict.stdout.startswith("\t\train")
+    test = tmp_path / "test.jsonl"
+    test.write_text(
+        json.dumps({"sentence": "goal scored in the match", "label": ["sport"]})
+        + "\n"
+        + json.dumps({"sentence": "the minister voted", "label": ["politics"]})
+        + "\n"
+    )
+    metrics = api.evaluate(loaded, test)
+    assert metrics["accuracy"] == 1.0 and metrics["micro_f1"] == 1.0
+
+
+def test_threshold_refused_for_single_label(classifier_run: Path) -> None:
+    err = rnn("classify", "-m", str(classifier_run), "--threshold", "0.3", stdin="so good\n")
+    assert err.returncode == 2 and "applies to multi-label models" in err.stderr
+
+
+def test_blank_lines_keep_their_place(classifier_run: Path) -> None:
+    res = rnn("classify", "-m", str(classifier_run), stdin="so good\n  \nso bad\n", check=True)
+    lines = res.stdout.split("\n")
+    assert lines[0].startswith("pos\t") and lines[1] == "" and lines[2].startswith("neg\t")
+    assert "warning: 1 blank input line(s) (line 2)" in res.stderr
+    js = rnn("classify", "-m", str(classifier_run), "-f", "jsonl", stdin="\n", check=True)
+    assert json.loads(js.stdout)["label"] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from rnncli.cli.common import (
     load_model,
 )
 
+log = logging.getLogger("rnncli")
+
 
 def classify(
     file: Path | None = typer.Argument(
@@ -29,7 +32,12 @@ def classify(
         "-f",
         help="tsv (label, probability, text), jsonl (all probabilities) or label.",
     ),
-    top_k: int = typer.Option(1, "--top-k", min=1, help="Labels per line (tsv and jsonl)."),
+    top_k: int | None = typer.Option(
+        None, "--top-k", min=1, help="Labels per line (default 1; multi-label: all passing)."
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Multi-label: probability a label needs (default: recipe's)."
+    ),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Lines per model call."),
     trace: bool = typer.Option(
         False, "--trace", help="For the first line, print the probabilities after each token."
@@ -56,14 +64,41 @@ def classify(
             else:
                 out.write(f"{token}\t{best}\t{probs[best]:.4f}\n")
         return
-    for text, probs in api.classify(loaded, lines, batch_size):
-        ranked = sorted(probs.items(), key=lambda kv: -kv[1])[:top_k]
-        if fmt == "label":
-            out.write(ranked[0][0] + "\n")
+    multi = bool(loaded.meta["task_data"].get("multi_label"))
+    sep = loaded.meta["task_data"].get("label_separator", "|")
+    api.decide(loaded, {}, top_k, threshold)  # a bad --threshold fails before any work
+    blank: list[int] = []
+    for number, (text, probs) in enumerate(api.classify(loaded, lines, batch_size), start=1):
+        if not probs:  # a blank line: an empty line (jsonl: nulls) keeps the alignment
+            blank.append(number)
+            if fmt == "jsonl":
+                out.write(json.dumps({"text": text, "label": None, "probabilities": None}) + "\n")
+            else:
+                out.write("\n")
+            continue
+        chosen = api.decide(loaded, probs, top_k, threshold)
+        if multi:
+            names, values = sep.join(x for x, _ in chosen), sep.join(f"{p:.4f}" for _, p in chosen)
+            if fmt == "label":
+                out.write(names + "\n")
+            elif fmt == "jsonl":
+                record = {"text": text, "labels": [x for x, _ in chosen], "probabilities": probs}
+                out.write(json.dumps(record) + "\n")
+            else:
+                out.write(f"{names}\t{values}\t{text}\n")
+        elif fmt == "label":
+            out.write(chosen[0][0] + "\n")
         elif fmt == "jsonl":
             out.write(
-                json.dumps({"text": text, "label": ranked[0][0], "probabilities": probs}) + "\n"
+                json.dumps({"text": text, "label": chosen[0][0], "probabilities": probs}) + "\n"
             )
         else:
-            cells = "\t".join(f"{label}\t{p:.4f}" for label, p in ranked)
+            cells = "\t".join(f"{label}\t{p:.4f}" for label, p in chosen)
             out.write(f"{cells}\t{text}\n")
+    if blank:
+        first = ", ".join(map(str, blank[:5])) + (", ..." if len(blank) > 5 else "")
+        log.warning(
+            "%d blank input line(s) (line %s) got an empty output line in their place",
+            len(blank),
+            first,
+        )

@@ -27,7 +27,11 @@ def evaluate(
     threads: int | None = ThreadsOpt,
     quiet: bool = QuietOpt,
 ) -> None:
-    """Report loss, perplexity (and bits per character) of a model on DATA.
+    """Report a model's metrics on held-out DATA.
+
+    generate: loss, perplexity, bits per character. classify: accuracy, macro-F1,
+    per-class precision/recall/F1 and the confusion matrix (multi-label: micro-F1 and
+    Hamming loss instead of the matrix).
 
     --format json prints the metrics on stdout; otherwise a table goes to stderr.
     """
@@ -53,7 +57,6 @@ def evaluate(
     console.print(table)
     per_class = metrics.get("per_class")
     if per_class:
-        names = list(per_class)
         table = Table(title="per class")
         for col in ("label", "precision", "recall", "f1", "support"):
             table.add_column(col, justify="left" if col == "label" else "right")
@@ -64,6 +67,8 @@ def evaluate(
                 str(row["support"]),
             )
         console.print(table)
+    if per_class and "confusion" in metrics:
+        names = list(per_class)
         table = Table(title="confusion (rows: gold, columns: predicted)")
         table.add_column("")
         for label in names:

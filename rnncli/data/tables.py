@@ -32,18 +32,34 @@ def _lines(path: Path, encoding: str) -> Iterator[str]:
 
 
 def read_labelled(
-    path: Path, fmt: str, text_column: str, label_column: str, header: bool, encoding: str
+    path: Path,
+    fmt: str,
+    text_column: str,
+    label_column: str,
+    header: bool,
+    encoding: str,
+    separator: str | None = None,
 ) -> list[tuple[str, str]]:
-    """(text, label) rows of a file; labels are kept as strings ("1", "positive"...)."""
+    """(text, label) rows of a file; labels are kept as strings ("1", "positive"...).
+
+    With a `separator` (multi-label), a cell holds several labels ("a|b", or a JSON
+    list); they come back de-duplicated, sorted and joined by it, and may be empty.
+    """
     fmt = detect_format(path, fmt)
-    rows = list(_read_rows(path, fmt, text_column, label_column, header, encoding))
+    rows = list(_read_rows(path, fmt, text_column, label_column, header, encoding, separator))
     if not rows:
         raise DataError(f"no rows in {path}: the file is empty")
     return rows
 
 
 def _read_rows(
-    path: Path, fmt: str, text_column: str, label_column: str, header: bool, encoding: str
+    path: Path,
+    fmt: str,
+    text_column: str,
+    label_column: str,
+    header: bool,
+    encoding: str,
+    separator: str | None,
 ) -> Iterator[tuple[str, str]]:
     if fmt == "jsonl":
         for number, line in enumerate(_lines(path, encoding), start=1):
@@ -55,7 +71,7 @@ def _read_rows(
                 raise DataError(f"not valid JSON ({path}, line {number}): {exc.msg}") from None
             if not isinstance(obj, dict):
                 raise DataError(f"expected a JSON object ({path}, line {number})")
-            yield _pick(obj, text_column, label_column, path, number)
+            yield _pick(obj, text_column, label_column, path, number, separator)
         return
     delimiter = "," if fmt == "csv" else "\t"
     reader = csv.reader(_lines(path, encoding), delimiter=delimiter)
@@ -82,11 +98,17 @@ def _read_rows(
                 f"row has {len(row)} fields, the header {len(columns)} ({path}, line {number}): "
                 "check quoting and the delimiter"
             )
-        yield _pick(dict(zip(columns, row, strict=True)), text_column, label_column, path, number)
+        cells: dict[str, object] = dict(zip(columns, row, strict=True))
+        yield _pick(cells, text_column, label_column, path, number, separator)
 
 
 def _pick(
-    obj: dict[str, object], text_column: str, label_column: str, path: Path, number: int
+    obj: dict[str, object],
+    text_column: str,
+    label_column: str,
+    path: Path,
+    number: int,
+    separator: str | None,
 ) -> tuple[str, str]:
     for name in (text_column, label_column):
         if name not in obj:
@@ -96,6 +118,15 @@ def _pick(
     text, label = obj[text_column], obj[label_column]
     if not isinstance(text, str) or not text.strip():
         raise DataError(f"empty text ({path}, line {number}): remove the line or fill it in")
+    if separator is not None:
+        parts = label if isinstance(label, list) else str(label or "").split(separator)
+        names = sorted({str(p).strip() for p in parts} - {""})
+        return text, separator.join(names)
     if label is None or str(label).strip() == "":
         raise DataError(f"empty label ({path}, line {number})")
+    if isinstance(label, (list, dict)):
+        raise DataError(
+            f"label is a JSON {type(label).__name__} ({path}, line {number}): "
+            "set data.multi_label: true for several labels per line"
+        )
     return text, str(label).strip()

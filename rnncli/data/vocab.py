@@ -1,4 +1,4 @@
-"""Vocabularies and tokenizers (character and word), serialisable as plain JSON."""
+"""Vocabularies and tokenizers (character, word, subword), serialisable as plain JSON."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
+
+from rnncli.errors import CheckpointError, RecipeError
 
 UNK = "<unk>"
 WORD_PATTERN = r"\n|\w+(?:'\w+)*|[^\w\s]"
@@ -40,23 +42,84 @@ class Vocab:
 
 
 class Tokenizer:
-    """Splits text into tokens and joins tokens back into text."""
+    """Splits text into tokens and joins tokens back into text.
 
-    def __init__(self, kind: str, lowercase: bool = False) -> None:
-        if kind not in ("char", "word"):
+    kinds: `char` (code points), `word` (a regex, WORD_PATTERN unless `pattern` says) and
+    `subword` (a BPE or unigram model trained with the optional `tokenizers` package;
+    its JSON travels inside the checkpoint, loading it runs no code).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        lowercase: bool = False,
+        pattern: str | None = None,
+        subword: str | None = None,
+    ) -> None:
+        if kind not in ("char", "word", "subword"):
             raise ValueError(f"unknown tokenizer {kind!r}")
+        if kind == "subword" and subword is None:
+            raise ValueError("a subword tokenizer needs its trained model (Tokenizer.train)")
         self.kind = kind
         self.lowercase = lowercase
-        self._word = re.compile(WORD_PATTERN)
+        self.pattern = pattern
+        self._word = re.compile(pattern or WORD_PATTERN)
+        self._subword_json = subword
+        self._hf = _hf_from_json(subword) if subword is not None else None
+
+    @classmethod
+    def train(
+        cls,
+        texts: Iterable[str],
+        model: str = "bpe",
+        vocab_size: int = 8000,
+        lowercase: bool = False,
+    ) -> Tokenizer:
+        """A subword tokenizer (`bpe` or `unigram`) learned from `texts`."""
+        tk = _tokenizers()
+        if model == "bpe":
+            hf = tk.Tokenizer(tk.models.BPE(unk_token=UNK))
+            trainer: Any = tk.trainers.BpeTrainer(
+                vocab_size=vocab_size, special_tokens=[UNK], show_progress=False
+            )
+        elif model == "unigram":
+            hf = tk.Tokenizer(tk.models.Unigram())
+            trainer = tk.trainers.UnigramTrainer(
+                vocab_size=vocab_size, special_tokens=[UNK], unk_token=UNK, show_progress=False
+            )
+        else:
+            raise ValueError(f"unknown subword model {model!r}")
+        hf.pre_tokenizer = tk.pre_tokenizers.Metaspace()
+        hf.decoder = tk.decoders.Metaspace()
+        lower = str.lower if lowercase else (lambda t: t)
+        hf.train_from_iterator((lower(t) for t in texts), trainer=trainer)
+        return cls("subword", lowercase, subword=hf.to_str())
 
     def split(self, text: str) -> list[str]:
         if self.lowercase:
             text = text.lower()
-        return list(text) if self.kind == "char" else self._word.findall(text)
+        if self.kind == "char":
+            return list(text)
+        if self._hf is not None:
+            return list(self._hf.encode(text, add_special_tokens=False).tokens)
+        return self._word.findall(text)
+
+    def split_many(self, texts: list[str]) -> list[list[str]]:
+        """`split` over many texts (subword models encode them in one native batch)."""
+        if self._hf is None:
+            return [self.split(t) for t in texts]
+        if self.lowercase:
+            texts = [t.lower() for t in texts]
+        return [list(e.tokens) for e in self._hf.encode_batch(texts, add_special_tokens=False)]
 
     def piece(self, prev: str | None, token: str) -> str:
         """The text `token` adds after `prev` (words get a space unless punctuation says not)."""
-        if self.kind == "char" or prev is None:
+        if self.kind == "char":
+            return token
+        if self.kind == "subword":
+            text = token.replace(METASPACE, " ")
+            return text.lstrip(" ") if prev is None else text
+        if prev is None:
             return token
         if token[0] in _NO_SPACE_BEFORE or prev[-1] in _NO_SPACE_AFTER:
             return token
@@ -71,8 +134,39 @@ class Tokenizer:
         return "".join(out)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "lowercase": self.lowercase}
+        data: dict[str, Any] = {"kind": self.kind, "lowercase": self.lowercase}
+        if self.pattern is not None:
+            data["pattern"] = self.pattern
+        if self._subword_json is not None:
+            data["subword"] = self._subword_json
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Tokenizer:
-        return cls(str(data["kind"]), bool(data.get("lowercase", False)))
+        return cls(
+            str(data["kind"]),
+            bool(data.get("lowercase", False)),
+            data.get("pattern"),
+            data.get("subword"),
+        )
+
+
+METASPACE = "\u2581"
+
+
+def _tokenizers() -> Any:
+    try:
+        import tokenizers
+    except ImportError:
+        raise RecipeError(
+            "the subword tokenizer needs the optional package 'tokenizers': "
+            "pip install 'rnncli[subword]'"
+        ) from None
+    return tokenizers
+
+
+def _hf_from_json(text: str) -> Any:
+    try:
+        return _tokenizers().Tokenizer.from_str(text)
+    except Exception as exc:  # the native parser raises its own exception type
+        raise CheckpointError(f"the stored subword tokenizer does not load: {exc}") from None

@@ -6,6 +6,7 @@ about twice as fast as mixed lengths; predictions restore the input order.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,15 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnncli.config import ClassifyModel, ClassifyRecipe
+from rnncli.config import ClassifyData, ClassifyModel, ClassifyRecipe
 from rnncli.data.tables import read_labelled
+from rnncli.data.vectors import load_vectors
 from rnncli.data.vocab import Tokenizer, Vocab
 from rnncli.errors import DataError
 from rnncli.models.builders import build_classifier
 from rnncli.models.classifier import Classifier
-from rnncli.training.metrics import classification_metrics
+from rnncli.training.metrics import classification_metrics, multilabel_metrics
 from rnncli.training.trainer import TrainPlan
 
+log = logging.getLogger("rnncli")
 name = "classify"
 POOL = 50  # batches per sorting pool
 
@@ -37,11 +40,25 @@ class Codec:
         self.tokenizer = Tokenizer.from_json(task_data["tokenizer"])
         self.labels: list[str] = list(task_data["labels"])
         self.max_length: int | None = task_data.get("max_length")
+        self.multi_label: bool = bool(task_data.get("multi_label", False))
+        self.separator: str = task_data.get("label_separator", "|")
+
+    def ids(self, tokens: list[str]) -> list[int]:
+        index = self.vocab.index
+        ids = [index.get(t, 0) for t in tokens] or [0]
+        return ids[: self.max_length] if self.max_length else ids
 
     def encode(self, text: str) -> list[int]:
-        index = self.vocab.index
-        ids = [index.get(t, 0) for t in self.tokenizer.split(text)] or [0]
-        return ids[: self.max_length] if self.max_length else ids
+        return self.ids(self.tokenizer.split(text))
+
+    def encode_many(self, texts: list[str]) -> list[list[int]]:
+        return [self.ids(tokens) for tokens in self.tokenizer.split_many(texts)]
+
+    def names(self, label: str) -> list[str]:
+        """The label names of one table cell (several when multi-label)."""
+        if not self.multi_label:
+            return [label]
+        return [x for x in label.split(self.separator) if x]
 
 
 def build_model(model: ClassifyModel, task_data: dict[str, Any]) -> Classifier:
@@ -72,54 +89,122 @@ def _split(rows: list[tuple[str, str]], fraction: float, seed: int) -> tuple[lis
     return sorted(train), sorted(valid)
 
 
+def read_rows(path: str | Path, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(text, label) rows of a labelled file, read as the recipe's data section says."""
+    return read_labelled(
+        Path(path),
+        data.get("format", "auto"),
+        data["text_column"],
+        data["label_column"],
+        data.get("header", True),
+        data.get("encoding", "utf-8"),
+        data.get("label_separator", "|") if data.get("multi_label") else None,
+    )
+
+
+def make_task_data(d: ClassifyData, train_rows: list[tuple[str, str]]) -> dict[str, Any]:
+    """Tokenizer (a subword model is trained here), vocabulary and labels, from train only."""
+    texts = [text for text, _ in train_rows]
+    if d.tokenizer == "subword":
+        tokenizer = Tokenizer.train(texts, d.subword_model, d.subword_vocab_size, d.lowercase)
+    else:
+        tokenizer = Tokenizer(d.tokenizer, d.lowercase, d.token_pattern)
+    counts = Counter(tok for tokens in tokenizer.split_many(texts) for tok in tokens)
+    vocab = Vocab.from_counts(counts, d.min_freq, d.max_size)
+    if d.multi_label:
+        labels = sorted({x for _, cell in train_rows for x in cell.split(d.label_separator) if x})
+        if not labels:
+            raise DataError(f"{d.train} has no labels at all: nothing to learn")
+    else:
+        labels = sorted({label for _, label in train_rows})
+        if len(labels) < 2:
+            raise DataError(f"{d.train} has one label only ({labels[0]!r}): nothing to learn")
+    return {
+        "vocab": vocab.tokens,
+        "tokenizer": tokenizer.to_json(),
+        "labels": labels,
+        "max_length": d.max_length,
+        "multi_label": d.multi_label,
+        "label_separator": d.label_separator,
+    }
+
+
+def class_weights(weights: str | dict[str, float], codec: Codec, targets: Tensor) -> Tensor | None:
+    """Per-label loss weights: `balanced` (inverse frequency) or named ones (else 1)."""
+    if weights == "none":
+        return None
+    k = len(codec.labels)
+    if isinstance(weights, dict):
+        unknown = sorted(set(weights) - set(codec.labels))
+        if unknown:
+            raise DataError(
+                f"training.class_weights names unknown label(s) {', '.join(map(repr, unknown))}:"
+                f" the labels are {', '.join(codec.labels)}"
+            )
+        return torch.tensor([float(weights.get(label, 1.0)) for label in codec.labels])
+    n = float(len(targets))
+    if codec.multi_label:  # positive weight = negatives / positives per label
+        pos = targets.sum(0).clamp(min=1.0)
+        return (n - pos).clamp(min=1.0) / pos
+    counts = torch.bincount(targets, minlength=k).float().clamp(min=1.0)
+    return n / (k * counts)
+
+
 def prepare(recipe: ClassifyRecipe, run_dir: Path, task_data: dict[str, Any] | None) -> TrainPlan:
     d, t = recipe.data, recipe.training
-    read = lambda p: read_labelled(  # noqa: E731
-        Path(p), d.format, d.text_column, d.label_column, d.header, d.encoding
-    )
-    rows = read(d.train)
+    data = d.model_dump()
+    rows = read_rows(d.train, data)
     if d.valid:
-        train_rows, valid_rows = rows, read(d.valid)
+        train_rows, valid_rows = rows, read_rows(d.valid, data)
     else:
         tr, va = _split(rows, d.valid_fraction, t.rng_seed)
         train_rows, valid_rows = [rows[i] for i in tr], [rows[i] for i in va]
     if not valid_rows:
         raise DataError("no validation rows: set data.valid or raise data.valid_fraction")
-    tokenizer = Tokenizer(d.tokenizer, d.lowercase)
+    fresh = task_data is None
     if task_data is None:
-        counts = Counter(tok for text, _ in train_rows for tok in tokenizer.split(text))
-        vocab = Vocab.from_counts(counts, d.min_freq, d.max_size)
-        labels = sorted({label for _, label in train_rows})
-        if len(labels) < 2:
-            raise DataError(f"{d.train} has one label only ({labels[0]!r}): nothing to learn")
-        task_data = {
-            "vocab": vocab.tokens,
-            "tokenizer": tokenizer.to_json(),
-            "labels": labels,
-            "max_length": d.max_length,
-        }
+        task_data = make_task_data(d, train_rows)
     codec = Codec(task_data)
-    train_x, train_y = encode_rows(codec, train_rows, d.valid or d.train)
+    train_x, train_y = encode_rows(codec, train_rows, d.train)
     valid_x, valid_y = encode_rows(codec, valid_rows, d.valid or d.train)
     torch.manual_seed(t.rng_seed)
     model = build_model(recipe.model, task_data)
+    if fresh and recipe.model.pretrained_vectors:
+        init_embeddings(model, codec, recipe.model)
+    if recipe.model.freeze_embeddings:
+        model.embedding.weight.requires_grad_(False)
+    weight = class_weights(t.class_weights, codec, train_y)
+    if weight is not None:
+        log.info("class weights: %s", _describe(codec.labels, weight))
 
     def batches(epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         for i, idx in enumerate(bucketed(train_x, t.batch_size, t.rng_seed, epoch)):
             if i >= start:
                 tokens, lengths = pad_batch([train_x[j] for j in idx])
-                yield tokens, lengths, torch.tensor([train_y[j] for j in idx])
+                yield tokens, lengths, train_y[torch.from_numpy(idx)]
 
     n_batches = (len(train_x) + t.batch_size - 1) // t.batch_size
 
     def loss(model: nn.Module, batch: Any, carry: Any) -> tuple[Tensor, int, Any]:
-        tokens, lengths, labels = batch
-        return F.cross_entropy(model(tokens, lengths), labels), len(labels), None
+        tokens, lengths, target = batch
+        logits = model(tokens, lengths)
+        w = None if weight is None else weight.to(logits.device)
+        if codec.multi_label:
+            value = F.binary_cross_entropy_with_logits(logits, target, pos_weight=w)
+        else:
+            value = F.cross_entropy(logits, target, weight=w)
+        return value, len(target), None
+
+    threshold = recipe.model.threshold
 
     def evaluate(model: nn.Module) -> dict[str, float]:
-        pred = predict_ids(model, valid_x, t.batch_size * 2)
-        m = classification_metrics(np.array(valid_y), pred.argmax(1), codec.labels)
-        return {"valid_accuracy": m["accuracy"], "valid_macro_f1": m["macro_f1"]}
+        probs = predict_ids(model, valid_x, t.batch_size * 2, codec.multi_label)
+        m = score(probs, valid_y.numpy(), codec, threshold)
+        return {
+            "valid_loss": m["loss"],
+            "valid_accuracy": m["accuracy"],
+            "valid_macro_f1": m["macro_f1"],
+        }
 
     return TrainPlan(
         model=model,
@@ -128,25 +213,78 @@ def prepare(recipe: ClassifyRecipe, run_dir: Path, task_data: dict[str, Any] | N
         loss=loss,
         evaluate=evaluate,
         meta={**task_data, "train_rows": len(train_x)},
-        monitor="valid_accuracy",
-        higher_is_better=True,
+        monitor=t.monitor,
+        higher_is_better=t.monitor != "valid_loss",
         unit="lines",
     )
 
 
+def _describe(labels: list[str], weight: Tensor) -> str:
+    pairs = [f"{label}={w:.3g}" for label, w in zip(labels, weight.tolist(), strict=True)]
+    return ", ".join(pairs[:20]) + (" ..." if len(pairs) > 20 else "")
+
+
+def init_embeddings(model: Classifier, codec: Codec, section: ClassifyModel) -> None:
+    """Copy the vocabulary's rows of a local GloVe/word2vec file into the embedding."""
+    assert section.pretrained_vectors is not None
+    path = Path(section.pretrained_vectors)
+    rows, vectors = load_vectors(
+        path, codec.vocab.index, section.embedding_dim, codec.tokenizer.lowercase
+    )
+    with torch.no_grad():
+        model.embedding.weight[torch.from_numpy(rows)] = torch.from_numpy(vectors)
+    n = len(codec.vocab) - 1
+    log.info(
+        "pretrained vectors: %d of %d words (%.1f%%) found in %s",
+        len(rows),
+        n,
+        100.0 * len(rows) / max(n, 1),
+        path,
+    )
+    if len(rows) == 0:
+        raise DataError(f"no word of the vocabulary is in {path}: wrong file or lowercase?")
+
+
+def score(
+    probs: np.ndarray, gold: np.ndarray, codec: Codec, threshold: float = 0.5
+) -> dict[str, Any]:
+    """Task metrics plus the mean loss, from probabilities (n, labels) and gold targets."""
+    eps = 1e-7
+    p = np.clip(probs, eps, 1 - eps)
+    if codec.multi_label:
+        loss = -(gold * np.log(p) + (1 - gold) * np.log(1 - p)).mean()
+        metrics = multilabel_metrics(gold > 0.5, probs >= threshold, codec.labels)
+    else:
+        loss = -np.log(p[np.arange(len(gold)), gold]).mean()
+        metrics = classification_metrics(gold, probs.argmax(1), codec.labels)
+    return {"loss": float(loss), **metrics}
+
+
 def encode_rows(
     codec: Codec, rows: list[tuple[str, str]], where: str
-) -> tuple[list[list[int]], list[int]]:
+) -> tuple[list[list[int]], Tensor]:
+    """Token ids per row and targets: class ids (n,), or multi-hot floats (n, labels)."""
     index = {label: i for i, label in enumerate(codec.labels)}
-    xs, ys = [], []
-    for number, (text, label) in enumerate(rows, start=1):
-        if label not in index:
-            raise DataError(
-                f"label {label!r} was not seen in training ({where}, row {number}): "
-                f"known labels are {', '.join(codec.labels)}"
-            )
-        xs.append(codec.encode(text))
-        ys.append(index[label])
+    targets: list[Any] = []
+    for number, (_, cell) in enumerate(rows, start=1):
+        names = codec.names(cell)
+        for label in names:
+            if label not in index:
+                raise DataError(
+                    f"label {label!r} was not seen in training ({where}, row {number}): "
+                    f"known labels are {', '.join(codec.labels)}"
+                )
+        if codec.multi_label:
+            hot = [0.0] * len(index)
+            for label in names:
+                hot[index[label]] = 1.0
+            targets.append(hot)
+        else:
+            targets.append(index[cell])
+    xs = codec.encode_many([text for text, _ in rows])
+    ys = torch.tensor(targets, dtype=torch.float32 if codec.multi_label else torch.int64)
+    if codec.multi_label:
+        ys = ys.reshape(len(rows), len(index))
     return xs, ys
 
 
@@ -163,8 +301,13 @@ def bucketed(seqs: list[list[int]], batch_size: int, seed: int, epoch: int) -> l
     return [out[i] for i in rng.permutation(len(out))]
 
 
-def predict_ids(model: nn.Module, seqs: list[list[int]], batch_size: int) -> np.ndarray:
-    """Class probabilities (n, classes) in input order; batches sorted by length."""
+def predict_ids(
+    model: nn.Module, seqs: list[list[int]], batch_size: int, multi_label: bool = False
+) -> np.ndarray:
+    """Class probabilities (n, classes) in input order; batches sorted by length.
+
+    Softmax over classes, or one sigmoid per label when `multi_label`.
+    """
     if not seqs:
         return np.zeros((0, 0), dtype=np.float32)
     device = next(model.parameters()).device
@@ -174,40 +317,47 @@ def predict_ids(model: nn.Module, seqs: list[list[int]], batch_size: int) -> np.
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
             tokens, lengths = pad_batch([seqs[i] for i in idx])
-            parts.append((idx, model(tokens.to(device), lengths).float().softmax(-1).cpu().numpy()))
-    probs = np.zeros((len(seqs), parts[0][1].shape[1]), dtype=np.float32)
+            logits = model(tokens.to(device), lengths).float()
+            probs = logits.sigmoid() if multi_label else logits.softmax(-1)
+            parts.append((idx, probs.cpu().numpy()))
+    out = np.zeros((len(seqs), parts[0][1].shape[1]), dtype=np.float32)
     for idx, p in parts:
-        probs[idx] = p
-    return probs
+        out[idx] = p
+    return out
 
 
 def classify_lines(
     model: nn.Module, codec: Codec, lines: Iterable[str], batch_size: int = 256
-) -> Iterator[tuple[str, np.ndarray]]:
-    """(text, probabilities) per input line, in input order, streamed in batches."""
+) -> Iterator[tuple[str, np.ndarray | None]]:
+    """(text, probabilities) per input line, in input order, streamed in batches.
+
+    A blank line gets None instead of probabilities: there is nothing to classify.
+
+    Lines are gathered 4 batches at a time so each group can be sorted by length.
+    """
     chunk: list[str] = []
     for line in lines:
         chunk.append(line)
         if len(chunk) == batch_size * 4:
-            yield from zip(
-                chunk, predict_ids(model, [codec.encode(x) for x in chunk], batch_size), strict=True
-            )
+            yield from _predict_chunk(model, codec, chunk, batch_size)
             chunk = []
     if chunk:
-        yield from zip(
-            chunk, predict_ids(model, [codec.encode(x) for x in chunk], batch_size), strict=True
-        )
+        yield from _predict_chunk(model, codec, chunk, batch_size)
 
 
-def evaluate_file(model: nn.Module, codec: Codec, path: Path, data: dict[str, Any]) -> dict:
-    rows = read_labelled(
-        path,
-        data.get("format", "auto"),
-        data["text_column"],
-        data["label_column"],
-        data.get("header", True),
-        data.get("encoding", "utf-8"),
-    )
-    xs, ys = encode_rows(codec, rows, str(path))
-    pred = predict_ids(model, xs, 256).argmax(1)
-    return classification_metrics(np.array(ys), pred, codec.labels)
+def _predict_chunk(
+    model: nn.Module, codec: Codec, chunk: list[str], batch_size: int
+) -> Iterator[tuple[str, np.ndarray | None]]:
+    """Blank lines get None (no prediction) and keep their place."""
+    texts = [line for line in chunk if line.strip()]
+    probs = iter(predict_ids(model, codec.encode_many(texts), batch_size, codec.multi_label))
+    for line in chunk:
+        yield line, next(probs) if line.strip() else None
+
+
+def evaluate_file(
+    model: nn.Module, codec: Codec, path: Path, data: dict[str, Any], threshold: float = 0.5
+) -> dict:
+    xs, ys = encode_rows(codec, read_rows(path, data), str(path))
+    probs = predict_ids(model, xs, 256, codec.multi_label)
+    return score(probs, ys.numpy(), codec, threshold)
