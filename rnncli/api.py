@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
 import torch
+import yaml
 from torch import nn
 
 from rnncli.config import (
@@ -26,7 +29,7 @@ from rnncli.config import (
     validate_recipe,
 )
 from rnncli.data.text import read_lines
-from rnncli.errors import CheckpointError, RecipeError, UsageError
+from rnncli.errors import CheckpointError, DataError, RecipeError, UsageError
 from rnncli.tasks import classify as cls
 from rnncli.tasks import generate as lm
 from rnncli.tasks import get_task
@@ -38,6 +41,9 @@ from rnncli.training.checkpoint import (
 )
 from rnncli.training.state_io import append_metrics
 from rnncli.training.trainer import Callback, Trainer, pick_device
+
+if TYPE_CHECKING:
+    from rnncli.tasks import forecast as fc
 
 log = logging.getLogger("rnncli")
 PRETRAINED = {"generate": "generate.safetensors"}
@@ -111,12 +117,24 @@ def _fit(
         trainer.restore(ckpt)
     state = trainer.fit()
     test = getattr(spec.data, "test", None)  # type: ignore[attr-defined]
+    if spec.task == "forecast" and plan.meta["sizes"]["test_size"] > 0:  # type: ignore[attr-defined]
+        test = spec.data.train  # type: ignore[attr-defined]  # its last test_size steps
     if test:
         metrics = evaluate(load(run_dir, task.name, device=cfg.device), test)
         append_metrics(run_dir / "metrics.jsonl", {"step": state.step, "split": "test", **metrics})
-        scalars = {k: v for k, v in metrics.items() if isinstance(v, float)}
-        log.info("test set %s: %s", test, ", ".join(f"{k} {v:.4f}" for k, v in scalars.items()))
+        log.info("test %s: %s", test, summary(metrics))
     return run_dir
+
+
+def summary(metrics: dict[str, Any]) -> str:
+    """One line of a metrics dict: its numbers, and those of nested dicts (baselines)."""
+    parts = []
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            parts.append(f"{key} {value:.4f}")
+        elif isinstance(value, dict) and all(isinstance(v, float) for v in value.values()):
+            parts.append(f"{key}: " + " ".join(f"{k} {v:.4f}" for k, v in value.items()))
+    return ", ".join(parts)
 
 
 # ---------------------------------------------------------------------------- load
@@ -266,6 +284,137 @@ def trace(loaded: Loaded, text: str) -> list[tuple[str, dict[str, float]]]:
     ]
 
 
+# ------------------------------------------------------------------------ forecast
+def _forecast_data(
+    data: dict[str, Any],
+    target: str | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+) -> dict[str, Any]:
+    data = dict(data)
+    if target is not None:
+        data["target"] = [target]
+    if time_column is not None:
+        data["time_column"] = time_column
+    if id_column is not None:
+        data["id_column"] = id_column
+    return data
+
+
+def read_series(
+    loaded: Loaded,
+    source: str | Path | IO[str] | None,
+    target: str | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+) -> fc.Panel:
+    """A CSV (path, '-'/None for stdin, or a stream) read the way the model was trained."""
+    data = _forecast_data(loaded.meta["recipe"]["data"], target, time_column, id_column)
+    if source is None or str(source) == "-":
+        source = sys.stdin
+    where = "stdin" if source is sys.stdin else None
+    from rnncli.tasks import forecast as fc  # pandas: only when needed
+
+    panel = fc.read(source, data, where)
+    trained = loaded.meta["task_data"]["targets"]
+    if len(panel.targets) != len(trained):
+        raise DataError(
+            f"the model forecasts {len(trained)} column(s) ({', '.join(trained)}), "
+            f"the data gives {len(panel.targets)} ({', '.join(panel.targets)}): use --target"
+        )
+    return panel
+
+
+def forecast(
+    loaded: Loaded,
+    source: str | Path | IO[str] | None,
+    horizon: int | None = None,
+    target: str | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+) -> list[fc.SeriesForecast]:
+    """Forecast `horizon` steps (default: the trained horizon) after every series' end."""
+    if horizon is not None and horizon < 1:
+        raise UsageError("--horizon must be >= 1")
+    panel = read_series(loaded, source, target, time_column, id_column)
+    from rnncli.tasks import forecast as fc  # pandas: only when needed
+
+    return fc.forecast(loaded.model, fc.Codec(loaded.meta["task_data"]), panel, horizon)
+
+
+def default_forecast_recipe(
+    train: str | Path,
+    horizon: int | None,
+    target: str | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+    max_minutes: float = 0.75,
+) -> dict[str, Any]:
+    """The built-in forecasting recipe for a CSV: sizes from the inferred frequency.
+
+    lookback = max(2 x season, 2 x horizon, 8); the last `horizon` steps choose the
+    epoch (early stopping); a log transform when every value is positive and the series
+    spans at least a factor of two (multiplicative growth is common in such data).
+    No horizon: one season of the frequency (12 for monthly data), 5 when there is none.
+    """
+    from rnncli.data.series import season_length
+    from rnncli.tasks import forecast as fc  # pandas: only when needed
+
+    data = _forecast_data({"train": str(train)}, target, time_column, id_column)
+    panel = fc.read(Path(train), data)
+    if horizon is None:
+        season = season_length(panel.freq)
+        horizon = season if season > 1 else 5
+    values = np.concatenate([s.targets.ravel() for s in panel.series])
+    positive = bool(values.min() > 0) and float(values.max() / values.min()) >= 2.0
+    return {
+        "task": "forecast",
+        "data": {
+            **{k: v for k, v in data.items() if v is not None},
+            "horizon": horizon,
+            "valid_size": horizon,
+            "test_size": 0,
+            "log_transform": positive,
+        },
+        "model": {"cell": "lstm", "hidden_size": 64, "num_layers": 1, "dropout": 0.1},
+        "training": {
+            "epochs": 300,
+            "max_minutes": max_minutes,
+            "batch_size": 32,
+            "lr": 3.0e-3,
+            "patience": 40,
+            "rng_seed": 1234,
+            "device": "auto",
+        },
+    }
+
+
+def fit_forecaster(
+    source: str | Path | None,
+    horizon: int | None,
+    run_dir: Path,
+    target: str | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+    callbacks: Iterable[Callback] = (),
+    threads: int | None = None,
+    max_minutes: float = 0.75,
+) -> Path:
+    """Train the built-in forecasting recipe on one CSV (or stdin) into `run_dir`."""
+    if horizon is not None and horizon < 1:
+        raise UsageError("--horizon must be >= 1")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if source is None or str(source) == "-":
+        csv_path = run_dir / "input.csv"
+        atomic_write(csv_path, sys.stdin.buffer.read())
+        source = csv_path
+    recipe = default_forecast_recipe(source, horizon, target, time_column, id_column, max_minutes)
+    path = run_dir / "recipe.yaml"
+    atomic_write(path, yaml.safe_dump(recipe, sort_keys=False).encode("utf-8"))
+    spec = load_recipe(path)
+    return _fit(spec, run_dir, None, callbacks, threads)
+
+
 # ------------------------------------------------------------------------ evaluate
 def evaluate(loaded: Loaded, path: str | Path, encoding: str = "utf-8") -> dict[str, Any]:
     """Metrics of the model on a held-out file."""
@@ -277,6 +426,11 @@ def evaluate(loaded: Loaded, path: str | Path, encoding: str = "utf-8") -> dict[
         labelled = cls.Codec(loaded.meta["task_data"])
         threshold = float(recipe["model"].get("threshold", 0.5))
         return cls.evaluate_file(loaded.model, labelled, Path(path), recipe["data"], threshold)
+    if loaded.task == "forecast":
+        panel = read_series(loaded, path)
+        from rnncli.tasks import forecast as fc  # pandas: only when needed
+
+        return fc.backtest(loaded.model, fc.Codec(loaded.meta["task_data"]), panel)
     raise UsageError(f"evaluate does not support task {loaded.task!r} yet")
 
 
@@ -312,6 +466,8 @@ __all__ = [
     "classify",
     "decide",
     "evaluate",
+    "fit_forecaster",
+    "forecast",
     "generate",
     "generate_text",
     "info",

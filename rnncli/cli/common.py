@@ -68,8 +68,10 @@ def load_model(model: Any, task: str | None, device: str, threads: int | None, q
 class Progress:
     """Trainer callback: a rich progress bar on a terminal, else one line per evaluation."""
 
-    def __init__(self, quiet: bool = False, unit: str = "tok") -> None:
+    def __init__(self, quiet: bool = False, unit: str = "tok", every: int = 1) -> None:
         self.quiet = quiet
+        self.every = every  # without a terminal, print every Nth evaluation
+        self.evals = 0
         self.unit = unit
         self.live = not quiet and sys.stderr.isatty()
         self.bar: Any = None
@@ -113,9 +115,11 @@ class Progress:
             for k, v in metrics.items()
             if k not in ("lr",)
         )
+        self.evals += 1
         if self.bar is not None:
-            self.bar.console.print(f"eval  {shown}")
-        elif not self.quiet:
+            if self.evals % self.every == 0:
+                self.bar.console.print(f"eval  {shown}")
+        elif not self.quiet and (self.evals % self.every == 0 or self.evals == 1):
             print(f"eval  {shown}", file=sys.stderr, flush=True)
 
     def on_end(self, state: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -31,7 +32,9 @@ def evaluate(
 
     generate: loss, perplexity, bits per character. classify: accuracy, macro-F1,
     per-class precision/recall/F1 and the confusion matrix (multi-label: micro-F1 and
-    Hamming loss instead of the matrix).
+    Hamming loss instead of the matrix). forecast: a rolling-origin backtest over the
+    last test_size steps of every series (MAE, RMSE, MAPE, sMAPE, MASE) beside the
+    naive and seasonal-naive baselines.
 
     --format json prints the metrics on stdout; otherwise a table goes to stderr.
     """
@@ -48,6 +51,9 @@ def evaluate(
     from rich.table import Table
 
     console = Console(stderr=True)
+    if loaded.task == "forecast":
+        _forecast_table(console, metrics, data)
+        return
     table = Table(title=f"{loaded.task} model on {data}")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -76,3 +82,27 @@ def evaluate(
         for label, row in zip(names, metrics["confusion"], strict=True):
             table.add_row(label, *(str(n) for n in row))
         console.print(table)
+
+
+def _forecast_table(console: Any, metrics: dict[str, Any], data: Path) -> None:
+    """Model beside the naive and seasonal-naive baselines, one row per metric."""
+    from rich.table import Table
+
+    title = (
+        f"backtest on {data}: {metrics['windows']} forecast origins over "
+        f"{metrics['series']} series (metrics averaged over series)"
+    )
+    table = Table(title=title)
+    names = ("model", "naive", "seasonal_naive")
+    table.add_column("metric")
+    for name in names:
+        table.add_column(name.replace("_", " "), justify="right")
+    for key in metrics["model"]:
+        table.add_row(key, *(f"{metrics[name][key]:.4f}" for name in names))
+    console.print(table)
+    interval = metrics.get("interval")
+    if interval:
+        console.print(
+            f"{interval['low']:g}-{interval['high']:g} interval covers "
+            f"{interval['coverage']:.1%} of the actual values"
+        )

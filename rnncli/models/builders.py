@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rnncli.config import ClassifyModel, ModelSection
+from rnncli.config import ClassifyModel, ForecastModel, ModelSection, RecurrentSection
 from rnncli.models.classifier import Classifier
+from rnncli.models.forecaster import Forecaster
 from rnncli.models.language_model import LanguageModel
 
 
-def _recurrent(section: ModelSection) -> dict[str, Any]:
+def _recurrent(section: RecurrentSection) -> dict[str, Any]:
     """The arguments every recurrent model takes from a model section."""
     return {
-        "embedding_dim": section.embedding_dim,
         "hidden_size": section.hidden_size,
         "num_layers": section.num_layers,
         "cell": section.cell,
@@ -26,6 +26,7 @@ def build_language_model(section: ModelSection, vocab_size: int) -> LanguageMode
     return LanguageModel(
         vocab_size=vocab_size,
         tie_embeddings=section.tie_embeddings,
+        embedding_dim=section.embedding_dim,
         **_recurrent(section),
     )
 
@@ -36,5 +37,25 @@ def build_classifier(section: ClassifyModel, vocab_size: int, num_classes: int) 
         num_classes=num_classes,
         bidirectional=section.bidirectional,
         pooling=section.pooling,
+        embedding_dim=section.embedding_dim,
+        **_recurrent(section),
+    )
+
+
+def build_forecaster(
+    section: ForecastModel, n_targets: int, n_past: int, n_future: int, horizon: int
+) -> Forecaster:
+    quantiles = section.quantiles or []
+    point = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
+    return Forecaster(
+        n_targets=n_targets,
+        n_past=n_past,
+        n_future=n_future,
+        horizon=horizon,
+        n_outputs=max(len(quantiles), 1),
+        bidirectional=section.bidirectional,
+        mode=section.horizon_mode,
+        window_norm=section.window_norm,
+        point_index=point,
         **_recurrent(section),
     )

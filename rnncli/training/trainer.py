@@ -323,6 +323,9 @@ class Trainer:
                     s.stop_reason = "early_stopping"
             if self.cfg.schedule == "plateau":
                 self.plateau.update(value, not self.plan.higher_is_better)
+        else:  # nothing held out to choose by: the latest evaluation is the one to use
+            s.best_step = s.step
+            self._save("best.safetensors", with_train=False)
         state_io.append_metrics(self.run_dir / "metrics.jsonl", metrics)
         for cb in self.callbacks:
             cb.on_eval(s, metrics)

@@ -1,0 +1,477 @@
+"""Task `forecast`: many-to-one time-series forecasting from CSV.
+
+Every series is split by time: training windows' targets end before the validation
+part, validation windows' before the test part, and the test part (the last
+`test_size` steps) is only ever scored by a rolling-origin backtest. Scalers are fitted
+per series on the training part alone and stored in the checkpoint.
+
+Windows are never materialised: the series are concatenated into one float32 array and
+a batch gathers (origin - lookback .. origin + horizon) slices by index.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnncli.config import ForecastModel, ForecastRecipe
+from rnncli.data.series import (
+    Panel,
+    Scaler,
+    Series,
+    calendar_features,
+    calendar_names,
+    future_index,
+    read_panel,
+    season_length,
+    window_origins,
+)
+from rnncli.errors import DataError, UsageError
+from rnncli.models.builders import build_forecaster
+from rnncli.models.forecaster import Forecaster
+from rnncli.training.metrics import (
+    forecast_metrics,
+    mase_scale,
+    naive_forecast,
+    seasonal_naive_forecast,
+)
+from rnncli.training.trainer import TrainPlan
+
+log = logging.getLogger("rnncli")
+name = "forecast"
+
+
+# ----------------------------------------------------------------------- shapes
+def resolve_sizes(data: dict[str, Any], freq: str) -> dict[str, int]:
+    """lookback, horizon, season, valid and test sizes, nulls filled from the frequency."""
+    horizon = int(data["horizon"])
+    season = int(data.get("season") or season_length(freq))
+    lookback = data.get("lookback") or max(2 * season, 2 * horizon, 8)
+    valid = data.get("valid_size")
+    test = data.get("test_size")
+    return {
+        "lookback": int(lookback),
+        "horizon": horizon,
+        "season": season,
+        "valid_size": horizon if valid is None else int(valid),
+        "test_size": horizon if test is None else int(test),
+    }
+
+
+def read(source: Path | str | IO[str], data: dict[str, Any], where: str | None = None) -> Panel:
+    """The recipe's data section applied to a CSV (a path, or an open stream)."""
+    return read_panel(
+        source,
+        where=where,
+        time_column=data.get("time_column"),
+        targets=data.get("target"),
+        id_column=data.get("id_column"),
+        past_covariates=list(data.get("past_covariates") or []),
+        future_covariates=list(data.get("future_covariates") or []),
+        frequency=data.get("frequency", "auto"),
+        missing=data.get("missing", "error"),
+        duplicates=data.get("duplicates", "error"),
+        sort=bool(data.get("sort", False)),
+        fmt=data.get("format", "auto"),
+        encoding=data.get("encoding", "utf-8"),
+    )
+
+
+@dataclass
+class Codec:
+    """What a trained forecaster needs to turn a CSV into model inputs and back."""
+
+    task_data: dict[str, Any]
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return dict(self.task_data["sizes"])
+
+    @property
+    def calendar(self) -> bool:
+        return bool(self.task_data["calendar"])
+
+    @property
+    def freq(self) -> str:
+        return str(self.task_data["freq"])
+
+    def n_channels(self) -> tuple[int, int, int]:
+        """(targets, past, known-future incl. calendar) channel counts."""
+        td = self.task_data
+        n_cal = len(calendar_names(self.freq)) if self.calendar else 0
+        return len(td["targets"]), len(td["past_covariates"]), len(td["future_covariates"]) + n_cal
+
+    def scalers(self, series: Series, fit_rows: int | None = None) -> tuple[Scaler, Scaler]:
+        """(targets, covariates) scalers of a series: the stored ones when it was trained on,
+        else fitted on its first `fit_rows` steps (default: all it has)."""
+        stored = self.task_data["scalers"].get(series.id)
+        if stored is not None:
+            return Scaler.from_json(stored[0]), Scaler.from_json(stored[1])
+        log.info("series %r was not in training: scaled by its own history", series.id)
+        return fit_scalers(self.task_data, series, fit_rows or len(series.times))
+
+    def features(
+        self, series: Series, scalers: tuple[Scaler, Scaler], extra: int = 0
+    ) -> np.ndarray:
+        """(rows, channels) float32: scaled targets, past covariates, future covariates, calendar.
+
+        Rows after the observed part (given known-future covariates, or `extra` rows when
+        there are none) have NaN targets and past covariates.
+        """
+        t_scaler, c_scaler = scalers
+        n_t, n_p, n_f = self.n_channels()
+        k = series.future.shape[1]
+        length = len(series.times)
+        rows = series.future.shape[0] if k else length + extra
+        out = np.full((rows, n_t + n_p + n_f), np.nan, dtype=np.float32)
+        out[:length, :n_t] = t_scaler.transform(series.targets)
+        if n_p + k:
+            covs = np.zeros((rows, n_p + k))
+            covs[:length, :n_p] = series.past
+            covs[:, n_p:] = series.future[:rows]
+            scaled = c_scaler.transform(covs)
+            out[:length, n_t : n_t + n_p] = scaled[:length, :n_p]
+            out[:, n_t + n_p : n_t + n_p + k] = scaled[:, n_p:]
+        if self.calendar:
+            stamps = series.times
+            if rows > length:
+                stamps = stamps.append(future_index(series.times[-1], self.freq, rows - length))
+            cal = calendar_features(stamps, self.freq)
+            out[:, n_t + n_p + k :] = cal
+        return out
+
+
+def fit_scalers(task_data: dict[str, Any], series: Series, rows: int) -> tuple[Scaler, Scaler]:
+    """Scalers fitted on the first `rows` observed steps only (the training part)."""
+    kind = task_data["scaling"]
+    where = f"series {series.id!r}" if series.id else "the series"
+    t = Scaler(kind, bool(task_data["log_transform"])).fit(series.targets[:rows], where)
+    covs = np.concatenate([series.past[:rows], series.future[:rows]], axis=1)
+    if covs.shape[1] == 0:  # no covariates: an identity scaler keeps the stored layout
+        return t, Scaler("none", False).fit(np.zeros((1, 1)), where)
+    return t, Scaler(kind, False).fit(covs, where)
+
+
+def build_model(model: ForecastModel, task_data: dict[str, Any]) -> Forecaster:
+    n_t, n_p, n_f = Codec(task_data).n_channels()
+    return build_forecaster(model, n_t, n_p, n_f, int(task_data["sizes"]["horizon"]))
+
+
+# --------------------------------------------------------------------- training
+@dataclass
+class Windows:
+    """All series as one array, and the global row of every window's origin."""
+
+    feat: Tensor  # (rows, channels) float32
+    origins: Tensor  # (n,) int64, global row index of each window's first target
+    lookback: int
+    horizon: int
+    n_targets: int
+
+    n_past: int
+
+    def batch(self, idx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(history (B, lookback, C), future features (B, H, K), targets (B, H, T))."""
+        g = self.origins[idx]
+        hist = self.feat[(g[:, None] + torch.arange(-self.lookback, 0))]
+        ahead = self.feat[(g[:, None] + torch.arange(self.horizon))]
+        skip = self.n_targets + self.n_past
+        return hist, ahead[..., skip:], ahead[..., : self.n_targets]
+
+
+def split_bounds(length: int, sizes: dict[str, int]) -> tuple[int, int]:
+    """(valid_start, test_start) row indices of a series of `length` observed steps."""
+    test_start = length - sizes["test_size"]
+    return test_start - sizes["valid_size"], test_start
+
+
+def collect(
+    codec: Codec, panel: Panel, part: str, scalers: dict[str, tuple[Scaler, Scaler]]
+) -> Windows:
+    """Windows of one part (train | valid | test) of every series, in one array."""
+    sizes = codec.sizes
+    lb, h = sizes["lookback"], sizes["horizon"]
+    feats, origins, offset = [], [], 0
+    for series in panel.series:
+        feat = codec.features(series, scalers[series.id])
+        length = len(series.times)
+        valid_start, test_start = split_bounds(length, sizes)
+        if part == "train":
+            o = window_origins(length, lb, h, lb, valid_start, 1)
+        elif part == "valid":
+            o = window_origins(length, lb, h, max(valid_start, lb), test_start, 1)
+        else:
+            o = window_origins(length, lb, h, max(test_start, lb), length, 1)
+        feats.append(feat)
+        origins.append(o + offset)
+        offset += len(feat)
+    n_t, n_p, _ = codec.n_channels()
+    return Windows(
+        feat=torch.from_numpy(np.concatenate(feats)),
+        origins=torch.from_numpy(np.concatenate(origins).astype(np.int64)),
+        lookback=lb,
+        horizon=h,
+        n_targets=n_t,
+        n_past=n_p,
+    )
+
+
+def point_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
+    if kind == "mae":
+        return F.l1_loss(pred, target)
+    if kind == "huber":
+        return F.huber_loss(pred, target)
+    return F.mse_loss(pred, target)
+
+
+def pinball(pred: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
+    """Mean quantile loss: pred (..., Q), target (...)."""
+    diff = target[..., None] - pred
+    return torch.maximum(quantiles * diff, (quantiles - 1) * diff).mean()
+
+
+def prepare(recipe: ForecastRecipe, run_dir: Path, task_data: dict[str, Any] | None) -> TrainPlan:
+    d, t, m = recipe.data, recipe.training, recipe.model
+    data = d.model_dump()
+    panel = read(Path(d.train), data)
+    sizes = resolve_sizes(data, panel.freq)
+    check_lengths(panel, sizes, str(d.train))
+    if task_data is None:
+        task_data = {
+            "freq": panel.freq,
+            "time_column": panel.time_column,
+            "id_column": panel.id_column,
+            "targets": panel.targets,
+            "past_covariates": panel.past_covariates,
+            "future_covariates": panel.future_covariates,
+            "calendar": d.calendar_features,
+            "scaling": d.scaling,
+            "log_transform": d.log_transform,
+            "sizes": sizes,
+            "quantiles": m.quantiles,
+            "backtest_stride": d.backtest_stride,
+            "scalers": {},
+        }
+        for series in panel.series:
+            valid_start, _ = split_bounds(len(series.times), sizes)
+            pair = fit_scalers(task_data, series, valid_start)
+            task_data["scalers"][series.id] = [pair[0].to_json(), pair[1].to_json()]
+    codec = Codec(task_data)
+    scalers = {s.id: codec.scalers(s) for s in panel.series}
+    train = collect(codec, panel, "train", scalers)
+    valid = collect(codec, panel, "valid", scalers)
+    if len(train.origins) == 0:
+        raise DataError(
+            f"no training windows in {d.train}: every series needs lookback + horizon + "
+            f"valid_size + test_size = {sizes['lookback'] + sizes['horizon']} + "
+            f"{sizes['valid_size']} + {sizes['test_size']} steps"
+        )
+    log.info(
+        "%d series, frequency %s, lookback %d, horizon %d: %d training and %d validation windows",
+        len(panel.series),
+        panel.freq,
+        sizes["lookback"],
+        sizes["horizon"],
+        len(train.origins),
+        len(valid.origins),
+    )
+    torch.manual_seed(t.rng_seed)
+    model = build_model(m, task_data)
+    quantiles = torch.tensor(m.quantiles) if m.quantiles else None
+
+    def loss_of(model: nn.Module, hist: Tensor, fut: Tensor, target: Tensor) -> Tensor:
+        pred = model(hist, fut)
+        if quantiles is not None:
+            return pinball(pred, target, quantiles.to(pred.device))
+        return point_loss(m.loss, pred[..., 0], target)
+
+    n = len(train.origins)
+    n_batches = math.ceil(n / t.batch_size)
+
+    def batches(epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        perm = torch.from_numpy(np.random.default_rng([t.rng_seed, epoch]).permutation(n))
+        for b in range(start, n_batches):
+            yield train.batch(perm[b * t.batch_size : (b + 1) * t.batch_size])
+
+    def loss(model: nn.Module, batch: Any, carry: Any) -> tuple[Tensor, int, Any]:
+        device = next(model.parameters()).device
+        hist, fut, target = (x.to(device) for x in batch)
+        return loss_of(model, hist, fut, target), len(target), None
+
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        if len(valid.origins) == 0:
+            return {}
+        device = next(model.parameters()).device
+        total = 0.0
+        for b in range(0, len(valid.origins), 1024):
+            idx = torch.arange(b, min(b + 1024, len(valid.origins)))
+            hist, fut, target = (x.to(device) for x in valid.batch(idx))
+            total += float(loss_of(model, hist, fut, target)) * len(idx)
+        return {"valid_loss": total / len(valid.origins)}
+
+    return TrainPlan(
+        model=model,
+        batches=batches,
+        num_batches=lambda epoch: n_batches,
+        loss=loss,
+        evaluate=evaluate,
+        meta={**task_data, "train_windows": n, "series": len(panel.series)},
+        monitor="valid_loss",
+        higher_is_better=False,
+        unit="windows",
+    )
+
+
+def check_lengths(panel: Panel, sizes: dict[str, int], where: str) -> None:
+    need = sizes["lookback"] + sizes["horizon"] + sizes["valid_size"] + sizes["test_size"]
+    short = [s for s in panel.series if len(s.times) < need]
+    if short and len(short) == len(panel.series):
+        s = short[0]
+        label = f"series {s.id!r}" if s.id else "the series"
+        raise DataError(
+            f"{label} in {where} has {len(s.times)} steps, fewer than lookback + horizon + "
+            f"valid_size + test_size = {need}: lower data.lookback or data.horizon"
+        )
+    if short:
+        log.warning(
+            "%d of %d series are shorter than %d steps and give fewer or no training windows",
+            len(short),
+            len(panel.series),
+            need,
+        )
+
+
+# -------------------------------------------------------------------- predicting
+def predict_windows(model: nn.Module, windows: Windows, horizon: int) -> np.ndarray:
+    """Scaled predictions (n, H, T, Q) for every window, in order."""
+    device = next(model.parameters()).device
+    parts = []
+    with torch.inference_mode():
+        for b in range(0, len(windows.origins), 1024):
+            idx = torch.arange(b, min(b + 1024, len(windows.origins)))
+            hist, fut, _ = windows.batch(idx)
+            parts.append(model(hist.to(device), fut.to(device), horizon).float().cpu().numpy())
+    return np.concatenate(parts) if parts else np.zeros((0, horizon, windows.n_targets, 1))
+
+
+@dataclass
+class SeriesForecast:
+    id: str
+    times: pd.DatetimeIndex
+    values: np.ndarray  # (H, T, Q) in the data's units
+    history_times: pd.DatetimeIndex
+    history: np.ndarray  # (L, T)
+
+
+def forecast(
+    model: nn.Module, codec: Codec, panel: Panel, horizon: int | None = None
+) -> list[SeriesForecast]:
+    """Forecast `horizon` steps after the end of every series of `panel`."""
+    sizes = codec.sizes
+    lb, trained = sizes["lookback"], sizes["horizon"]
+    horizon = horizon or trained
+    direct = getattr(model, "mode", "direct") == "direct"
+    if horizon > trained and direct:
+        raise UsageError(
+            f"this model forecasts {trained} steps at most (data.horizon); "
+            "retrain with a larger horizon, or use model.horizon_mode: autoregressive"
+        )
+    needed = max(horizon, trained) if direct else horizon
+    out = []
+    for series in panel.series:
+        label = f"series {series.id!r}" if series.id else "the series"
+        if len(series.times) < lb:
+            raise DataError(
+                f"{label} has {len(series.times)} steps; the model reads {lb} (data.lookback)"
+            )
+        if series.future.shape[1] and series.future.shape[0] - len(series.times) < needed:
+            raise DataError(
+                f"{label} gives future covariates for "
+                f"{series.future.shape[0] - len(series.times)} steps after its last value; "
+                f"the forecast needs {needed}: add rows with the covariates and an empty target"
+            )
+        scalers = codec.scalers(series)
+        feat = codec.features(series, scalers, extra=needed)
+        length = len(series.times)
+        n_t, n_p, _ = codec.n_channels()
+        hist = torch.from_numpy(feat[length - lb : length])[None]
+        fut = torch.from_numpy(feat[length : length + needed, n_t + n_p :])[None]
+        device = next(model.parameters()).device
+        with torch.inference_mode():
+            pred = model(hist.to(device), fut.to(device), horizon).float().cpu().numpy()[0]
+        values = scalers[0].inverse(np.moveaxis(pred, -1, 0)).transpose(1, 2, 0)
+        out.append(
+            SeriesForecast(
+                id=series.id,
+                times=future_index(series.times[-1], panel.freq, horizon),
+                values=values,
+                history_times=series.times,
+                history=series.targets,
+            )
+        )
+    return out
+
+
+def backtest(model: nn.Module, codec: Codec, panel: Panel) -> dict[str, Any]:
+    """Rolling-origin backtest over the last `test_size` steps of every series.
+
+    The model and the naive / seasonal-naive baselines forecast from the same origins;
+    metrics are averaged over series (MASE scaled by each series' in-sample seasonal
+    naive error before the test part).
+    """
+    sizes = dict(codec.sizes)
+    lb, h, m = sizes["lookback"], sizes["horizon"], sizes["season"]
+    stride = int(codec.task_data.get("backtest_stride", 1))
+    test_size = sizes["test_size"] or h
+    per: dict[str, list[dict[str, float]]] = {"model": [], "naive": [], "seasonal_naive": []}
+    windows = 0
+    coverage: list[float] = []
+    for series in panel.series:
+        length = len(series.times)
+        test_start = length - test_size
+        origins = window_origins(length, lb, h, max(test_start, lb), length, stride)
+        if len(origins) == 0:
+            continue
+        scalers = codec.scalers(series, fit_rows=test_start)
+        feat = codec.features(series, scalers)
+        n_t, n_p, _ = codec.n_channels()
+        w = Windows(torch.from_numpy(feat), torch.from_numpy(origins), lb, h, n_t, n_p)
+        pred = predict_windows(model, w, h)  # (n, H, T, Q)
+        values = scalers[0].inverse(np.moveaxis(pred, -1, 0))  # (Q, n, H, T)
+        q = codec.task_data.get("quantiles") or []
+        point = values[q.index(0.5) if 0.5 in q else len(q) // 2] if q else values[0]
+        y = series.targets
+        actual = np.stack([y[o : o + h] for o in origins])
+        naive = np.stack([naive_forecast(y[:o], h) for o in origins])
+        snaive = np.stack([seasonal_naive_forecast(y[:o], h, m) for o in origins])
+        scale = mase_scale(y[:test_start], m)
+        for key, guess in (("model", point), ("naive", naive), ("seasonal_naive", snaive)):
+            per[key].append(forecast_metrics(actual, guess, scale))
+        if len(q) >= 2:
+            lo, hi = values[0], values[-1]
+            coverage.append(float(((actual >= lo) & (actual <= hi)).mean()))
+        windows += len(origins)
+    if windows == 0:
+        raise DataError(
+            f"no backtest window: every series needs at least lookback + horizon = {lb + h} steps"
+        )
+    result: dict[str, Any] = {
+        name: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        for name, rows in per.items()
+    }
+    result["windows"] = windows
+    result["series"] = len(per["model"])
+    if coverage:
+        q = codec.task_data["quantiles"]
+        result["interval"] = {"low": q[0], "high": q[-1], "coverage": float(np.mean(coverage))}
+    return result
