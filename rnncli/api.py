@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from rnncli.tasks import forecast as fc
 
 log = logging.getLogger("rnncli")
-PRETRAINED = {"generate": "generate.safetensors"}
+PRETRAINED = {"generate": "generate.safetensors", "classify": "classify.safetensors"}
 
 
 def set_threads(threads: int | None) -> None:

@@ -136,11 +136,19 @@ class ClassifyData(Section):
     min_freq: int = Field(1, ge=1, description="Tokens seen fewer times become `<unk>`.")
     max_size: int | None = Field(None, ge=2, description="Keep only the most frequent tokens.")
     max_length: int | None = Field(None, ge=1, description="Truncate longer texts (tokens).")
+    label_names: dict[str, str] | None = Field(
+        None, description="Rename labels as read, e.g. {'0': negative, '1': positive}."
+    )
     multi_label: bool = Field(False, description="Several labels per line (sigmoid outputs).")
     label_separator: str = Field(
         "|", min_length=1, description="Separates labels in one cell (multi_label)."
     )
     encoding: str = Field("utf-8", description="Text encoding of the data files.")
+
+    @field_validator("label_names", mode="before")
+    @classmethod
+    def _label_keys(cls, value: Any) -> Any:
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
     @field_validator("token_pattern")
     @classmethod

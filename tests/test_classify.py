@@ -286,3 +286,19 @@ def test_blank_lines_keep_their_place(classifier_run: Path) -> None:
     assert "warning: 1 blank input line(s) (line 2)" in res.stderr
     js = rnn("classify", "-m", str(classifier_run), "-f", "jsonl", stdin="\n", check=True)
     assert json.loads(js.stdout)["label"] is None
+
+
+def test_label_names_rename_as_read(tmp_path: Path) -> None:
+    rows = [(t, "1") for t in POS] * 6 + [(t, "0") for t in NEG] * 6
+    run = _train_with(tmp_path, rows, data={"label_names": {0: "negative", 1: "positive"}})
+    loaded = api.load(run)
+    assert loaded.meta["task_data"]["labels"] == ["negative", "positive"]
+    test = _table(tmp_path / "test.tsv", [("so good", "1"), ("so bad", "0")])
+    assert api.evaluate(loaded, test)["accuracy"] == 1.0  # raw labels in, renamed on read
+
+
+def test_builtin_sentiment_model() -> None:
+    lines = "What a wonderful, moving film\nA dull and lifeless mess\n"
+    res = rnn("classify", "--format", "label", stdin=lines, check=True)
+    assert res.stdout.splitlines() == ["positive", "negative"]
+    assert "built-in classify model" in res.stderr

@@ -200,3 +200,42 @@ def test_bad_input_is_one_line(
     assert "Traceback" not in res.stderr
     errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], res.stderr
+
+
+@pytest.mark.parametrize("mode", ["direct", "autoregressive"])
+def test_covariates_past_and_known_future(tmp_path: Path, mode: str) -> None:
+    n, horizon = 60, 3
+    rows = ["Month,Sales,Promo,Temp"]
+    for i in range(n + horizon):  # the last 3 rows: promo known ahead, no sales/temp yet
+        month = f"{2000 + i // 12}-{i % 12 + 1:02d}"
+        promo = i % 4 == 0
+        if i < n:
+            rows.append(f"{month},{50 + 30 * promo + i % 12:.1f},{int(promo)},{10 + i % 12}")
+        else:
+            rows.append(f"{month},,{int(promo)},")
+    csv = tmp_path / "sales.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    run = api.train(
+        _recipe(
+            tmp_path,
+            csv,
+            data={
+                "target": "Sales",
+                "past_covariates": ["Temp"],
+                "future_covariates": ["Promo"],
+                "horizon": horizon,
+                "lookback": 12,
+                "calendar_features": True,
+            },
+            model={"horizon_mode": mode},
+            training={"epochs": 60},
+        )
+    )
+    loaded = api.load(run)
+    out = api.forecast(loaded, csv)[0]
+    assert out.values.shape == (horizon, 1, 1)
+    assert [str(t.date()) for t in out.times] == ["2005-01-01", "2005-02-01", "2005-03-01"]
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join(rows[:-1]) + "\n")  # promo known for 2 steps only
+    with pytest.raises(Exception, match="future covariates for 2 steps"):
+        api.forecast(loaded, short)

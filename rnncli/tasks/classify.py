@@ -91,7 +91,7 @@ def _split(rows: list[tuple[str, str]], fraction: float, seed: int) -> tuple[lis
 
 def read_rows(path: str | Path, data: dict[str, Any]) -> list[tuple[str, str]]:
     """(text, label) rows of a labelled file, read as the recipe's data section says."""
-    return read_labelled(
+    rows = read_labelled(
         Path(path),
         data.get("format", "auto"),
         data["text_column"],
@@ -100,6 +100,16 @@ def read_rows(path: str | Path, data: dict[str, Any]) -> list[tuple[str, str]]:
         data.get("encoding", "utf-8"),
         data.get("label_separator", "|") if data.get("multi_label") else None,
     )
+    names = data.get("label_names")
+    if not names:
+        return rows
+    if data.get("multi_label"):
+        sep = data.get("label_separator", "|")
+        return [
+            (text, sep.join(sorted(names.get(x, x) for x in cell.split(sep) if x)))
+            for text, cell in rows
+        ]
+    return [(text, names.get(label, label)) for text, label in rows]
 
 
 def make_task_data(d: ClassifyData, train_rows: list[tuple[str, str]]) -> dict[str, Any]:

@@ -1,0 +1,45 @@
+"""Turn a run's best checkpoint into a built-in model: weights stored as float16.
+
+    python benchmarks/ship_builtin.py runs/sentiment-final rnncli/pretrained/classify.safetensors
+
+Halving the bytes keeps a word-level model with a 15k vocabulary near 4 MB; loading
+casts the weights back to float32 (load_state_dict copies across dtypes). The tool
+prints the size and checks the shipped file loads and predicts like the original
+(largest probability difference on the run's validation texts is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rnncli import api
+from rnncli.training.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    resolve_model_path,
+    save_checkpoint,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("dest", type=Path)
+    args = parser.parse_args()
+    source = resolve_model_path(args.run)
+    ckpt = load_checkpoint(source)
+    weights = {k: v.half() if v.is_floating_point() else v for k, v in ckpt.model.items()}
+    meta = {**ckpt.meta, "shipped": {"from": str(source), "weights": "float16"}}
+    save_checkpoint(args.dest, Checkpoint(meta=meta, model=weights, train={}))
+    print(f"{args.dest}: {args.dest.stat().st_size / 1e6:.2f} MB")
+    if ckpt.task == "classify":
+        lines = ["he ate the pie happily", "he ate the pie angrily", "a dull , tedious film"]
+        a = [p for _, p in api.classify(api.load(source), lines)]
+        b = [p for _, p in api.classify(api.load(args.dest), lines)]
+        diff = max(abs(x[k] - y[k]) for x, y in zip(a, b, strict=True) for k in x)
+        print(f"largest probability difference after float16: {diff:.2e}")
+
+
+if __name__ == "__main__":
+    main()
