@@ -29,25 +29,10 @@ from rnncli.tasks import forecast as fc
 from rnncli.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clock import StepClock  # noqa: E402
+
 RECIPE = ROOT / "recipes" / "sunspots.yaml"
-
-
-class StepClock:
-    """Trainer callback: windows per second between the first and the last progress report."""
-
-    def __init__(self) -> None:
-        self.marks: list[tuple[float, int]] = []
-
-    def on_start(self, state, total) -> None: ...
-    def on_eval(self, state, metrics) -> None: ...
-    def on_end(self, state) -> None: ...
-
-    def on_log(self, state, loss, lr, rate) -> None:
-        self.marks.append((time.perf_counter(), state.units))
-
-    def rate(self) -> float:
-        (t0, u0), (t1, u1) = self.marks[0], self.marks[-1]
-        return (u1 - u0) / (t1 - t0)
 
 
 def rnncli_training(steps: int, tmp: Path) -> float:
