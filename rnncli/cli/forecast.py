@@ -111,7 +111,6 @@ def _stamp(value: Any) -> str:
 
 
 def _rows(results: list[Any], targets: list[str], quantiles: list[float], with_id: bool) -> Any:
-    point = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
     for res in results:
         for h, stamp in enumerate(res.times):
             for j, name in enumerate(targets):
@@ -120,7 +119,7 @@ def _rows(results: list[Any], targets: list[str], quantiles: list[float], with_i
                     row["id"] = res.id
                 if len(targets) > 1:
                     row["target"] = name
-                row["forecast"] = _num(res.values[h, j, point])
+                row["forecast"] = _num(res.values[h, j, res.point])
                 for k, q in enumerate(quantiles):
                     row[f"q{q:g}"] = _num(res.values[h, j, k])
                 yield row
@@ -148,12 +147,11 @@ def _plot(results: list[Any], targets: list[str], quantiles: list[float], path: 
 
     shown = results[:6]
     fig, axes = plt.subplots(len(shown), 1, figsize=(9, 2.6 * len(shown)), squeeze=False)
-    point = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
     for ax, res in zip(axes[:, 0], shown, strict=False):
         keep = max(4 * len(res.times), 48)
         for j, name in enumerate(targets):
             ax.plot(res.history_times[-keep:], res.history[-keep:, j], label=f"{name} (history)")
-            ax.plot(res.times, res.values[:, j, point], label=f"{name} (forecast)")
+            ax.plot(res.times, res.values[:, j, res.point], label=f"{name} (forecast)")
             if len(quantiles) >= 2:
                 ax.fill_between(
                     res.times,

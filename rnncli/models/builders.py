@@ -6,7 +6,7 @@ from typing import Any
 
 from rnncli.config import ClassifyModel, ForecastModel, ModelSection, RecurrentSection
 from rnncli.models.classifier import Classifier
-from rnncli.models.forecaster import Forecaster
+from rnncli.models.forecaster import Forecaster, point_index
 from rnncli.models.language_model import LanguageModel
 
 
@@ -46,7 +46,6 @@ def build_forecaster(
     section: ForecastModel, n_targets: int, n_past: int, n_future: int, horizon: int
 ) -> Forecaster:
     quantiles = section.quantiles or []
-    point = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
     return Forecaster(
         n_targets=n_targets,
         n_past=n_past,
@@ -56,6 +55,6 @@ def build_forecaster(
         bidirectional=section.bidirectional,
         mode=section.horizon_mode,
         window_norm=section.window_norm,
-        point_index=point,
+        point_index=point_index(quantiles),
         **_recurrent(section),
     )

@@ -19,6 +19,13 @@ from rnncli.models.recurrent import RecurrentStack
 NORMS = ("none", "mean", "last")
 
 
+def point_index(quantiles: list[float] | None) -> int:
+    """Which output is the point forecast: the median quantile (else the middle one), or
+    the only output of a point-loss model."""
+    q = quantiles or []
+    return q.index(0.5) if 0.5 in q else len(q) // 2
+
+
 class Forecaster(nn.Module):
     def __init__(
         self,

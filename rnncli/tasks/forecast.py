@@ -38,7 +38,7 @@ from rnncli.data.series import (
 )
 from rnncli.errors import DataError, UsageError
 from rnncli.models.builders import build_forecaster
-from rnncli.models.forecaster import Forecaster
+from rnncli.models.forecaster import Forecaster, point_index
 from rnncli.training.metrics import (
     forecast_metrics,
     mase_scale,
@@ -369,6 +369,7 @@ class SeriesForecast:
     id: str
     times: pd.DatetimeIndex
     values: np.ndarray  # (H, T, Q) in the data's units
+    point: int  # index of the point forecast along Q (the median for quantile models)
     history_times: pd.DatetimeIndex
     history: np.ndarray  # (L, T)
 
@@ -415,6 +416,7 @@ def forecast(
                 id=series.id,
                 times=future_index(series.times[-1], panel.freq, horizon),
                 values=values,
+                point=getattr(model, "point_index", 0),
                 history_times=series.times,
                 history=series.targets,
             )
@@ -449,7 +451,7 @@ def backtest(model: nn.Module, codec: Codec, panel: Panel) -> dict[str, Any]:
         pred = predict_windows(model, w, h)  # (n, H, T, Q)
         values = scalers[0].inverse(np.moveaxis(pred, -1, 0))  # (Q, n, H, T)
         q = codec.task_data.get("quantiles") or []
-        point = values[q.index(0.5) if 0.5 in q else len(q) // 2] if q else values[0]
+        point = values[point_index(q)]
         y = series.targets
         actual = np.stack([y[o : o + h] for o in origins])
         naive = np.stack([naive_forecast(y[:o], h) for o in origins])
