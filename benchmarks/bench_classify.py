@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from rnncli import api
+from rnncli.data.batching import pad_batch
 from rnncli.tasks import classify as cls
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,8 +68,7 @@ def main() -> None:
         codec = cls.Codec(loaded.meta["task_data"])
         seqs = [codec.encode(x) for x in lines]  # pre-tokenized: not timed
         batches = [
-            cls.pad_batch(seqs[b : b + args.batch_size])
-            for b in range(0, len(seqs), args.batch_size)
+            pad_batch(seqs[b : b + args.batch_size]) for b in range(0, len(seqs), args.batch_size)
         ]
         net = loaded.model
         start = time.perf_counter()

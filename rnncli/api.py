@@ -44,9 +44,14 @@ from rnncli.training.trainer import Callback, Trainer, pick_device
 
 if TYPE_CHECKING:
     from rnncli.tasks import forecast as fc
+    from rnncli.tasks import translate as tr
 
 log = logging.getLogger("rnncli")
-PRETRAINED = {"generate": "generate.safetensors", "classify": "classify.safetensors"}
+PRETRAINED = {
+    "generate": "generate.safetensors",
+    "classify": "classify.safetensors",
+    "translate": "translate.safetensors",
+}
 
 
 def set_threads(threads: int | None) -> None:
@@ -119,6 +124,8 @@ def _fit(
     test = getattr(spec.data, "test", None)  # type: ignore[attr-defined]
     if spec.task == "forecast" and plan.meta["sizes"]["test_size"] > 0:  # type: ignore[attr-defined]
         test = spec.data.train  # type: ignore[attr-defined]  # its last test_size steps
+    if spec.task == "translate" and (run_dir / "test.tsv").is_file():  # type: ignore[attr-defined]
+        test = run_dir / "test.tsv"  # the held-out pairs (data.test or data.test_size)
     if test:
         metrics = evaluate(load(run_dir, task.name, device=cfg.device), test)
         append_metrics(run_dir / "metrics.jsonl", {"step": state.step, "split": "test", **metrics})
@@ -415,9 +422,63 @@ def fit_forecaster(
     return _fit(spec, run_dir, None, callbacks, threads)
 
 
+# ----------------------------------------------------------------------- translate
+def translate(
+    loaded: Loaded,
+    lines: Iterable[str],
+    beam: int = 5,
+    n_best: int = 1,
+    length_penalty: float = 1.0,
+    max_ratio: float | None = None,
+    max_length: int | None = None,
+    batch_size: int = 64,
+    attention: bool = False,
+) -> Iterator[tr.Translation]:
+    """One Translation per input line, in input order, streamed in batches.
+
+    beam 1 is greedy search; `n_best` candidates per line, best first, each with its
+    length-normalised score (and its attention matrix when `attention`). A blank line
+    gets no candidate (empty text); source over the model's data.max_length tokens is
+    cut (`Translation.truncated` says by how many).
+    """
+    from rnncli.tasks import translate as tr
+
+    codec = tr.Codec(loaded.meta["task_data"])
+    return tr.translate_lines(
+        loaded.model,  # type: ignore[arg-type]
+        codec,
+        lines,
+        beam,
+        n_best,
+        length_penalty,
+        max_ratio,
+        max_length,
+        batch_size,
+        attention,
+    )
+
+
+def translate_text(loaded: Loaded, text: str, **kwargs: Any) -> str:
+    """The best translation of one sentence."""
+    return next(translate(loaded, [text], **kwargs)).text
+
+
 # ------------------------------------------------------------------------ evaluate
-def evaluate(loaded: Loaded, path: str | Path, encoding: str = "utf-8") -> dict[str, Any]:
-    """Metrics of the model on a held-out file."""
+def evaluate(
+    loaded: Loaded,
+    path: str | Path | dict[str, str],
+    encoding: str = "utf-8",
+    beam: int = 5,
+    length_penalty: float = 1.0,
+) -> dict[str, Any]:
+    """Metrics of the model on a held-out file (translate: a TSV or {source:, target:}).
+
+    translate: BLEU and chrF of beam search (`beam`), token accuracy and perplexity.
+    """
+    if loaded.task == "translate":
+        return _evaluate_translation(loaded, path, beam, length_penalty)
+    if isinstance(path, dict):
+        raise UsageError("only translation evaluates a pair of files")
     if loaded.task == "generate":
         codec = lm.Codec(loaded.meta["task_data"])
         return lm.evaluate_file(loaded.model, codec, Path(path), encoding)  # type: ignore[arg-type]
@@ -432,6 +493,21 @@ def evaluate(loaded: Loaded, path: str | Path, encoding: str = "utf-8") -> dict[
 
         return fc.backtest(loaded.model, fc.Codec(loaded.meta["task_data"]), panel)
     raise UsageError(f"evaluate does not support task {loaded.task!r} yet")
+
+
+def _evaluate_translation(
+    loaded: Loaded, path: str | Path | dict[str, str], beam: int, length_penalty: float
+) -> dict[str, Any]:
+    from rnncli.tasks import translate as tr
+
+    # valid.tsv / test.tsv written by the run itself are already in the trained direction
+    run_split = not isinstance(path, dict) and (
+        Path(path).resolve().parent == loaded.path.resolve().parent
+        and Path(path).name in ("valid.tsv", "test.tsv")
+    )
+    pairs = tr.read_eval_pairs(path, loaded.meta["recipe"]["data"], as_trained=run_split)
+    codec = tr.Codec(loaded.meta["task_data"])
+    return tr.evaluate_pairs(loaded.model, codec, pairs, beam, length_penalty)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------- info
@@ -475,4 +551,6 @@ __all__ = [
     "read_lines",
     "trace",
     "train",
+    "translate",
+    "translate_text",
 ]

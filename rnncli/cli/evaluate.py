@@ -24,6 +24,13 @@ def evaluate(
     task: str = typer.Option("generate", "--task", help="Task of the built-in model to use."),
     fmt: str = typer.Option("text", "--format", "-f", help="text (a table on stderr) or json."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA."),
+    references: Path | None = typer.Option(
+        None, "--references", help="translate: DATA is the source file, this the references."
+    ),
+    beam: int = typer.Option(5, "--beam", "-b", min=1, help="translate: beam size for BLEU."),
+    length_penalty: float = typer.Option(
+        1.0, "--length-penalty", help="translate: beam length penalty."
+    ),
     device: str = DeviceOpt,
     threads: int | None = ThreadsOpt,
     quiet: bool = QuietOpt,
@@ -34,16 +41,26 @@ def evaluate(
     per-class precision/recall/F1 and the confusion matrix (multi-label: micro-F1 and
     Hamming loss instead of the matrix). forecast: a rolling-origin backtest over the
     last test_size steps of every series (MAE, RMSE, MAPE, sMAPE, MASE) beside the
-    naive and seasonal-naive baselines.
+    naive and seasonal-naive baselines. translate: BLEU and chrF (sacrebleu) of beam
+    search, token accuracy and perplexity, on a TSV of pairs (source<TAB>target) or on
+    a source file with --references.
 
     --format json prints the metrics on stdout; otherwise a table goes to stderr.
     """
     from rnncli import api
+    from rnncli.errors import UsageError
 
     check_format(fmt, ("text", "json"))
     # With --model the checkpoint says its task; --task picks a built-in model.
     loaded = load_model(model, None if model else task, device, threads, quiet)
-    metrics = api.evaluate(loaded, data, encoding=encoding)
+    pairs: Any = data
+    if references is not None:
+        if loaded.task != "translate":
+            raise UsageError("--references is for translation models")
+        pairs = {"source": str(data), "target": str(references)}
+    metrics = api.evaluate(
+        loaded, pairs, encoding=encoding, beam=beam, length_penalty=length_penalty
+    )
     if fmt == "json":
         sys.stdout.write(json.dumps(metrics) + "\n")
         return
@@ -61,6 +78,8 @@ def evaluate(
         if isinstance(value, (int, float)):
             table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
+    if "bleu_signature" in metrics:
+        console.print(f"sacrebleu {metrics['bleu_signature']}, beam {metrics['beam']}")
     per_class = metrics.get("per_class")
     if per_class:
         table = Table(title="per class")

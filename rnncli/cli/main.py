@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from rnncli.cli import classify, evaluate, forecast, generate, info, recipe, train
+from rnncli.cli import classify, evaluate, forecast, generate, info, recipe, train, translate
 from rnncli.errors import RnnCliError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.command("train")(train.train)
 app.command("generate")(generate.generate)
 app.command("classify")(classify.classify)
 app.command("forecast")(forecast.forecast)
+app.command("translate")(translate.translate)
 app.command("evaluate")(evaluate.evaluate)
 app.command("info")(info.info)
 app.add_typer(recipe.app, name="recipe")

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from rnncli.config import ClassifyModel, ForecastModel, ModelSection, RecurrentSection
+from rnncli.config import (
+    ClassifyModel,
+    ForecastModel,
+    ModelSection,
+    RecurrentSection,
+    TranslateModel,
+)
 from rnncli.models.classifier import Classifier
 from rnncli.models.forecaster import Forecaster, point_index
 from rnncli.models.language_model import LanguageModel
+from rnncli.models.seq2seq import Seq2Seq
 
 
 def _recurrent(section: RecurrentSection) -> dict[str, Any]:
@@ -56,5 +63,23 @@ def build_forecaster(
         mode=section.horizon_mode,
         window_norm=section.window_norm,
         point_index=point_index(quantiles),
+        **_recurrent(section),
+    )
+
+
+def build_seq2seq(
+    section: TranslateModel, source_vocab: int, target_vocab: int, pad_id: int
+) -> Seq2Seq:
+    return Seq2Seq(
+        source_vocab=source_vocab,
+        target_vocab=target_vocab,
+        embedding_dim=section.embedding_dim,
+        bidirectional=section.bidirectional,
+        attention=section.attention,
+        input_feeding=section.input_feeding,
+        bridge=section.bridge,
+        tie_embeddings=section.tie_embeddings,
+        share_embeddings=section.share_embeddings,
+        pad_id=pad_id,
         **_recurrent(section),
     )

@@ -34,6 +34,7 @@ TASKS: dict[str, str] = {
     "generate": "rnncli.tasks.generate",
     "classify": "rnncli.tasks.classify",
     "forecast": "rnncli.tasks.forecast",
+    "translate": "rnncli.tasks.translate",
 }
 
 

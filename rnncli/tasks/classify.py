@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnncli.config import ClassifyData, ClassifyModel, ClassifyRecipe
+from rnncli.data.batching import bucketed, pad_batch
 from rnncli.data.tables import read_labelled
 from rnncli.data.vectors import load_vectors
 from rnncli.data.vocab import Tokenizer, Vocab
@@ -29,7 +30,6 @@ from rnncli.training.trainer import TrainPlan
 
 log = logging.getLogger("rnncli")
 name = "classify"
-POOL = 50  # batches per sorting pool
 
 
 class Codec:
@@ -63,15 +63,6 @@ class Codec:
 
 def build_model(model: ClassifyModel, task_data: dict[str, Any]) -> Classifier:
     return build_classifier(model, len(task_data["vocab"]), len(task_data["labels"]))
-
-
-def pad_batch(seqs: list[list[int]]) -> tuple[Tensor, Tensor]:
-    """Token lists -> (batch, max_len) int64 padded with 0, and lengths (batch,)."""
-    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.int64)
-    tokens = torch.zeros(len(seqs), int(lengths.max()), dtype=torch.int64)
-    for i, s in enumerate(seqs):
-        tokens[i, : len(s)] = torch.tensor(s, dtype=torch.int64)
-    return tokens, lengths
 
 
 def _split(rows: list[tuple[str, str]], fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -296,19 +287,6 @@ def encode_rows(
     if codec.multi_label:
         ys = ys.reshape(len(rows), len(index))
     return xs, ys
-
-
-def bucketed(seqs: list[list[int]], batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
-    """Shuffled batches of similar lengths: shuffle, sort within pools, shuffle batches."""
-    rng = np.random.default_rng([seed, epoch])
-    perm = rng.permutation(len(seqs))
-    pool = batch_size * POOL
-    out: list[np.ndarray] = []
-    for s in range(0, len(perm), pool):
-        chunk = perm[s : s + pool]
-        chunk = chunk[np.argsort([len(seqs[i]) for i in chunk], kind="stable")]
-        out += [chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size)]
-    return [out[i] for i in rng.permutation(len(out))]
 
 
 def predict_ids(

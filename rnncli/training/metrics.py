@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnncli.errors import UsageError
+
 
 def confusion(gold: np.ndarray, pred: np.ndarray, classes: int) -> np.ndarray:
     """(classes, classes) counts: rows are gold labels, columns predictions."""
@@ -120,3 +122,21 @@ def forecast_metrics(actual: np.ndarray, predicted: np.ndarray, scale: float) ->
         "smape": float(np.mean(ratio) * 200),
         "mase": mae / (scale if scale > 0 else 1.0),
     }
+
+
+def bleu_chrf(hypotheses: list[str], references: list[str], lowercase: bool = False) -> dict:
+    """Corpus BLEU and chrF of detokenised text with sacrebleu (the comparable standard).
+
+    sacrebleu is an optional dependency: pip install 'rnncli[bleu]'.
+    """
+    try:
+        import sacrebleu
+    except ImportError:
+        raise UsageError(
+            "BLEU and chrF need the optional package sacrebleu: pip install 'rnncli[bleu]'"
+        ) from None
+    bleu = sacrebleu.metrics.BLEU(lowercase=lowercase)
+    chrf = sacrebleu.metrics.CHRF(lowercase=lowercase)
+    b = bleu.corpus_score(hypotheses, [references])
+    c = chrf.corpus_score(hypotheses, [references])
+    return {"bleu": float(b.score), "chrf": float(c.score), "signature": str(bleu.get_signature())}

@@ -1,0 +1,122 @@
+"""Sentence pairs for translation: a TSV (optionally gzip) or two line-aligned files."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnncli.data.text import open_input
+from rnncli.errors import DataError
+
+log = logging.getLogger("rnncli")
+
+
+def _lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
+    """(line number, text without line end); .gz files are decompressed as read."""
+    raw: Any = open_input(path)
+    with raw:
+        if path.suffix == ".gz":
+            raw = gzip.GzipFile(fileobj=raw)
+        try:
+            for number, line in enumerate(io.BufferedReader(raw), start=1):
+                try:
+                    yield number, line.decode(encoding).rstrip("\r\n")
+                except UnicodeDecodeError as exc:
+                    raise DataError(
+                        f"{path} is not valid {encoding} (line {number}, byte {exc.start}): "
+                        "re-encode it or set data.encoding"
+                    ) from None
+        except (OSError, EOFError) as exc:  # a truncated or non-gzip .gz file
+            raise DataError(f"cannot read {path}: {exc}") from None
+
+
+def read_pairs(
+    spec: str | dict[str, str],
+    source_column: int = 0,
+    target_column: int = 1,
+    encoding: str = "utf-8",
+    reverse: bool = False,
+) -> list[tuple[str, str]]:
+    """(source, target) pairs of a TSV path or {source: path, target: path}.
+
+    Blank lines and pairs with an empty side are skipped (counted in the log); a TSV
+    line without the needed columns is an error naming it.
+    """
+    try:
+        "".encode(encoding)
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r} (data.encoding): try utf-8") from None
+    if isinstance(spec, dict):
+        src_path, tgt_path = Path(spec["source"]), Path(spec["target"])
+        src = [line for _, line in _lines(src_path, encoding)]
+        tgt = [line for _, line in _lines(tgt_path, encoding)]
+        if len(src) != len(tgt):
+            raise DataError(
+                f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}: "
+                "the two files must be line-aligned"
+            )
+        pairs = list(zip(src, tgt, strict=True))
+        where = f"{src_path} + {tgt_path}"
+    else:
+        path = Path(spec)
+        where = str(path)
+        need = max(source_column, target_column) + 1
+        pairs = []
+        for number, line in _lines(path, encoding):
+            if not line.strip():
+                continue
+            cells = line.split("\t")
+            if len(cells) < need:
+                raise DataError(
+                    f"{path}, line {number}: {len(cells)} tab-separated column(s), need {need} "
+                    f"(source column {source_column}, target column {target_column})"
+                )
+            pairs.append((cells[source_column], cells[target_column]))
+    kept = [(s.strip(), t.strip()) for s, t in pairs if s.strip() and t.strip()]
+    if len(kept) < len(pairs):
+        log.info("%s: skipped %d pair(s) with an empty side", where, len(pairs) - len(kept))
+    if not kept:
+        raise DataError(f"{where} holds no sentence pairs")
+    if reverse:
+        kept = [(t, s) for s, t in kept]
+    return kept
+
+
+def filter_words(pairs: list[tuple[str, str]], max_words: int | None) -> list[tuple[str, str]]:
+    """Pairs whose sides both have at most `max_words` whitespace-separated words."""
+    if max_words is None:
+        return pairs
+    return [(s, t) for s, t in pairs if len(s.split()) <= max_words and len(t.split()) <= max_words]
+
+
+def dedupe(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Drop exact repeats (first kept), so a held-out pair is never also a training pair."""
+    return list(dict.fromkeys(pairs))
+
+
+def hold_out(n: int, sizes: list[int], seed: int) -> tuple[list[int], list[list[int]]]:
+    """Random disjoint index sets of the given sizes, and the rest (all sorted)."""
+    if sum(sizes) >= n:
+        raise DataError(
+            f"cannot hold out {' + '.join(map(str, sizes))} pairs of {n}: "
+            "lower data.valid_size / data.test_size"
+        )
+    perm = np.random.default_rng(seed).permutation(n)
+    out, at = [], 0
+    for size in sizes:
+        out.append(sorted(perm[at : at + size].tolist()))
+        at += size
+    return sorted(perm[at:].tolist()), out
+
+
+def tsv_bytes(pairs: list[tuple[str, str]]) -> bytes:
+    """`source<TAB>target` lines of `pairs` (a tab inside a side becomes a space)."""
+    return "".join(
+        f"{s.replace(chr(9), ' ')}\t{t.replace(chr(9), ' ')}\n" for s, t in pairs
+    ).encode("utf-8")
