@@ -29,7 +29,14 @@ def main() -> None:
     args = parser.parse_args()
     source = resolve_model_path(args.run)
     ckpt = load_checkpoint(source)
-    weights = {k: v.half() if v.is_floating_point() else v for k, v in ckpt.model.items()}
+    halves: dict[int, object] = {}  # tied weights stay one tensor (stored once)
+
+    def half(v):  # type: ignore[no-untyped-def]
+        if not v.is_floating_point():
+            return v
+        return halves.setdefault(v.data_ptr(), v.half())
+
+    weights = {k: half(v) for k, v in ckpt.model.items()}
     meta = {**ckpt.meta, "shipped": {"from": str(source), "weights": "float16"}}
     save_checkpoint(args.dest, Checkpoint(meta=meta, model=weights, train={}))
     print(f"{args.dest}: {args.dest.stat().st_size / 1e6:.2f} MB")
@@ -39,6 +46,12 @@ def main() -> None:
         b = [p for _, p in api.classify(api.load(args.dest), lines)]
         diff = max(abs(x[k] - y[k]) for x, y in zip(a, b, strict=True) for k in x)
         print(f"largest probability difference after float16: {diff:.2e}")
+    if ckpt.task == "translate":
+        lines = ["I am cold.", "He ate the pie happily.", "Where is the station?"]
+        a = [r.text for r in api.translate(api.load(source), lines)]
+        b = [r.text for r in api.translate(api.load(args.dest), lines)]
+        for x, y in zip(a, b, strict=True):
+            print(f"float32: {x}\nfloat16: {y}")
 
 
 if __name__ == "__main__":

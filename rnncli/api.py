@@ -522,11 +522,16 @@ def info(model: str | Path | None, task: str | None = None) -> dict[str, Any]:
         "path": str(path),
         "task": meta["task"],
         "model": recipe["model"],
-        "parameters": sum(t.numel() for name, t in ckpt.model.items() if name not in _tied(recipe)),
-        "vocab_size": len(task_data.get("vocab", [])),
-        "tokenizer": task_data.get("tokenizer"),
+        "parameters": sum(
+            t.numel()
+            for name, t in ckpt.model.items()
+            if name not in _tied(recipe) and name not in meta.get("aliases", {})
+        ),
+        "vocab_size": _vocab_size(task_data),
+        "tokenizer": task_data.get("tokenizer") or (task_data.get("source") or {}).get("tokenizer"),
         "data": recipe["data"],
         "train_tokens": task_data.get("train_tokens"),
+        "train_pairs": task_data.get("train_pairs"),
         "training": meta.get("training", {}),
         "metrics": meta.get("metrics", {}),
         "versions": meta.get("versions", {}),
@@ -534,7 +539,18 @@ def info(model: str | Path | None, task: str | None = None) -> dict[str, Any]:
 
 
 def _tied(recipe: dict[str, Any]) -> set[str]:
-    return {"head.weight"} if recipe["model"].get("tie_embeddings") else set()
+    """Names of tied copies in checkpoints written before tied weights were stored once."""
+    model = recipe["model"]
+    tied = {"head.weight"} if model.get("tie_embeddings") else set()
+    return tied | ({"target_embedding.weight"} if model.get("share_embeddings") else set())
+
+
+def _vocab_size(task_data: dict[str, Any]) -> int | dict[str, int]:
+    if "source" in task_data:  # translation: one vocabulary per side (or one joint)
+        source = len(task_data["source"]["vocab"])
+        target = source if task_data.get("joint") else len(task_data["target"]["vocab"])
+        return {"source": source, "target": target}
+    return len(task_data.get("vocab", []))
 
 
 __all__ = [

@@ -65,7 +65,7 @@ def test_truncated_and_foreign_files(tmp_path: Path) -> None:
 def _rewrite_meta(src: Path, dst: Path, **changes: object) -> None:
     c = ck.load_checkpoint(src, with_train=True)
     c.meta.update(changes)
-    tensors = ck._tensors(c)
+    tensors, _ = ck._tensors(c)
     from safetensors.torch import save
 
     draft = save(tensors, metadata={ck.META_KEY: json.dumps(c.meta)})
@@ -88,8 +88,21 @@ def test_newer_format_and_wrong_task_are_refused(trained_run: Path, tmp_path: Pa
 def test_committed_v1_fixture_still_loads() -> None:
     fixture = Path(__file__).parent / "fixtures" / "generate-v1.safetensors"
     loaded = api.load(fixture, "generate")
-    assert loaded.meta["format_version"] == 1
+    assert loaded.meta["format_version"] == ck.FORMAT_VERSION  # upgraded as read
     assert len(api.generate_text(loaded, "A", length=5, rng_seed=0)[0]) == 5
+
+
+def test_tied_weights_are_stored_once(tmp_path: Path) -> None:
+    emb = torch.nn.Embedding(50, 8)
+    head = torch.nn.Linear(8, 50)
+    head.weight = emb.weight
+    model = {"emb.weight": emb.weight, "head.weight": head.weight, "head.bias": head.bias}
+    path = tmp_path / "tied.safetensors"
+    ck.save_checkpoint(path, ck.Checkpoint(meta={"task": "generate"}, model=model))
+    loaded = ck.load_checkpoint(path)
+    assert loaded.meta["aliases"] == {"head.weight": "emb.weight"}
+    assert torch.equal(loaded.model["head.weight"], emb.weight.detach())
+    assert path.stat().st_size < 50 * 8 * 4 * 1.5  # one copy of the matrix, not two
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:

@@ -23,6 +23,14 @@ def test_recipe_smoke_trains(recipe: Path, tmp_path: Path, monkeypatch: pytest.M
         "training.threads=1",
         "training.device=cpu",
     ]
+    if "task: translate" in recipe.read_text():  # keep the held-out decoding small
+        overrides += [
+            "data.valid_size=20",
+            "data.test_size=10",
+            "data.source.vocab_size=300",
+            "data.target.vocab_size=300",
+            "training.eval_bleu_sentences=5",
+        ]
     run = api.train(recipe, overrides, output=tmp_path / "run")
     meta = load_checkpoint(run / "last.safetensors").meta
     assert meta["training"]["steps"] == 2

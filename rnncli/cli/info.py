@@ -28,19 +28,27 @@ def info(
         return
     m, t = data["model"], data["training"]
     arch = f"{m['num_layers']} x {m['cell'].upper()} {m['hidden_size']}"
-    arch += f", embedding {m['embedding_dim']}"
+    if "embedding_dim" in m:
+        arch += f", embedding {m['embedding_dim']}"
+    if m.get("attention"):
+        arch += f", {m['attention']} attention"
     if m.get("bidirectional"):
         arch += ", bidirectional"
     if m.get("tie_embeddings"):
         arch += ", tied embeddings"
     tok = data["tokenizer"] or {}
+    vocab = data["vocab_size"]
+    if isinstance(vocab, dict):
+        vocab = f"{vocab['source']:,} source / {vocab['target']:,} target"
+    else:
+        vocab = f"{vocab:,}"
     lines = [
         ("checkpoint", data["path"]),
         ("task", data["task"]),
         ("architecture", arch),
         ("parameters", f"{data['parameters']:,}"),
-        ("vocabulary", f"{data['vocab_size']:,} ({tok.get('kind', '?')} tokens)"),
-        ("data", f"{data['data'].get('train')} ({data['train_tokens'] or 0:,} training tokens)"),
+        ("vocabulary", f"{vocab} ({tok.get('kind', '?')} tokens)"),
+        ("data", _data_line(data)),
         (
             "training",
             f"{t.get('steps', 0):,} steps, {t.get('seconds', 0) / 60:.1f} min"
@@ -53,3 +61,12 @@ def info(
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         sys.stdout.write(f"{key:<{width}}  {value}\n")
+
+
+def _data_line(data: dict) -> str:
+    train = data["data"].get("train")
+    if isinstance(train, dict):  # translation from two files
+        train = f"{train.get('source')} + {train.get('target')}"
+    if data.get("train_pairs") is not None:
+        return f"{train} ({data['train_pairs']:,} training pairs)"
+    return f"{train} ({data['train_tokens'] or 0:,} training tokens)"

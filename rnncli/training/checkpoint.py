@@ -26,12 +26,12 @@ from rnncli import __version__
 from rnncli.errors import CheckpointError
 
 FORMAT = "rnncli-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: tied weights stored once (`aliases` in the metadata)
 META_KEY = "rnncli"
 MAX_HEADER = 100 << 20
 
 # Upgrade path: UPGRADES[v] turns a version-v metadata dict into version v+1.
-UPGRADES: dict[int, Any] = {}
+UPGRADES: dict[int, Any] = {1: lambda meta: meta}  # version 1 had no aliases
 
 
 @dataclass
@@ -70,17 +70,24 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def _tensors(ckpt: Checkpoint) -> dict[str, torch.Tensor]:
+def _tensors(ckpt: Checkpoint) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors to store, and aliases: a tied weight (same storage) is stored once."""
     out: dict[str, torch.Tensor] = {}
-    seen: set[int] = set()
+    aliases: dict[str, str] = {}
+    first: dict[tuple[int, tuple[int, ...], tuple[int, ...]], str] = {}
     for prefix, group in (("model.", ckpt.model), ("train.", ckpt.train)):
         for name, tensor in group.items():
+            key = (tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()))
+            if prefix == "model." and tensor.numel() and key in first:
+                aliases[name] = first[key]  # e.g. tied embeddings and output layer
+                continue
+            if prefix == "model.":
+                first[key] = name
             t = tensor.detach().to("cpu").contiguous()
-            if t.data_ptr() in seen:  # tied weights: safetensors refuses shared storage
-                t = t.clone()
-            seen.add(t.data_ptr())
+            if t.data_ptr() in {v.data_ptr() for v in out.values()}:
+                t = t.clone()  # safetensors refuses shared storage
             out[prefix + name] = t
-    return out
+    return out, aliases
 
 
 def _split_header(data: bytes, path: Path) -> tuple[dict[str, Any], bytes]:
@@ -99,9 +106,12 @@ def _split_header(data: bytes, path: Path) -> tuple[dict[str, Any], bytes]:
 
 
 def encode(ckpt: Checkpoint) -> bytes:
-    tensors = _tensors(ckpt)
+    tensors, aliases = _tensors(ckpt)
     meta = dict(ckpt.meta, format=FORMAT, format_version=FORMAT_VERSION)
     meta.pop("sha256", None)
+    meta.pop("aliases", None)
+    if aliases:
+        meta["aliases"] = aliases
     draft = st_save(tensors, metadata={META_KEY: json.dumps(meta)})
     _, body = _split_header(draft, Path("<memory>"))
     meta["sha256"] = hashlib.sha256(body).hexdigest()
@@ -141,6 +151,11 @@ def load_checkpoint(path: Path, task: str | None = None, with_train: bool = Fals
     except Exception as exc:  # safetensors raises its own error type for bad layouts
         raise CheckpointError(f"corrupt checkpoint ({path}): {exc}") from None
     model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    aliases = meta.get("aliases") or {}
+    if not isinstance(aliases, dict) or any(v not in model for v in aliases.values()):
+        raise CheckpointError(f"corrupt checkpoint ({path}): bad tied-weight aliases")
+    for name, target in aliases.items():
+        model[name] = model[target]
     train = {k[6:]: v for k, v in tensors.items() if k.startswith("train.")} if with_train else {}
     return Checkpoint(meta=meta, model=model, train=train, path=path)
 
