@@ -363,9 +363,17 @@ def test_cli_translate(reverse_run: Path, tmp_path: Path) -> None:
     proc = rnn("evaluate", "-m", str(reverse_run), str(reverse_run / "test.tsv"), "-f", "json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["bleu"] == pytest.approx(100.0)
+    src, ref = tmp_path / "src.txt", tmp_path / "ref.txt"
+    src.write_text("a b c\nd e f\n", encoding="utf-8")
+    ref.write_text("c b a\nf e d\n", encoding="utf-8")
+    proc = rnn("evaluate", "-m", str(reverse_run), str(src), "--references", str(ref), "-b", "1")
+    assert proc.returncode == 0 and proc.stdout == ""  # the table goes to stderr
+    assert "bleu" in proc.stderr and "100.0000" in proc.stderr and "nrefs:1" in proc.stderr
+    proc = rnn("info", str(reverse_run), check=True)
+    assert "general attention" in proc.stdout and "training pairs" in proc.stdout
 
 
-def test_cli_bad_input(reverse_run: Path, classifier_path: Path) -> None:
+def test_cli_bad_input(reverse_run: Path, classifier_path: Path, tmp_path: Path) -> None:
     long_line = " ".join(["a"] * 500) + "\n"
     proc = rnn("translate", "-m", str(reverse_run), "-b", "1", stdin=long_line + "zz q a\n")
     assert proc.returncode == 0
@@ -379,6 +387,28 @@ def test_cli_bad_input(reverse_run: Path, classifier_path: Path) -> None:
     assert proc.returncode == 2 and "--n-best" in proc.stderr
     proc = rnn("translate", "-m", str(reverse_run), str(reverse_run / "nope.txt"))
     assert proc.returncode == 1 and "not found" in proc.stderr
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes(b"a b\n\xff\n")
+    proc = rnn("translate", "-m", str(reverse_run), str(bad))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: ") and "line 2" in proc.stderr
+    proc = rnn("translate", "-m", str(reverse_run), "--attention", stdin="a\n")
+    assert proc.returncode == 2 and "jsonl" in proc.stderr
+
+
+def test_bad_pairs_files_are_one_line_errors(tmp_path: Path) -> None:
+    fake = tmp_path / "pairs.tsv.gz"
+    fake.write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match="cannot read"):
+        read_pairs(str(fake))
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(DataError, match="no sentence pairs"):
+        read_pairs(str(empty))
+    recipe = reverse_recipe(tmp_path)
+    proc = rnn("train", str(recipe), "-s", f"data.train={empty}")
+    assert proc.returncode == 1 and proc.stderr.strip().startswith("error:")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
 @pytest.fixture(scope="module")
