@@ -1,4 +1,4 @@
-# Quickstart: `make demo` (train a little, then generate) and `make test` (lint, types, tests).
+# Quickstart: `make demo` (train a little, generate, translate with the built-in model) and `make test` (lint, types, tests).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -25,6 +25,8 @@ demo: $(VENV)/.installed
 		--set training.eval_every=500) && \
 	echo "run directory: $$run; generating from \"He ate\":" >&2 && \
 	$(BIN)/rnn generate --model "$$run" --seed "He ate" -n 400 --temperature 0.7 --rng-seed 7
+	@echo "" >&2; echo "the built-in English->French translator (beam 5):" >&2
+	@printf 'I am cold.\nWhere is the station?\nHe ate the pie happily.\n' | $(BIN)/rnn translate
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check rnncli tests benchmarks
