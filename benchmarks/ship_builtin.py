@@ -36,7 +36,10 @@ def main() -> None:
             return v
         return halves.setdefault(v.data_ptr(), v.half())
 
-    weights = {k: half(v) for k, v in ckpt.model.items()}
+    # Through the model, so tied weights are one tensor again (stored once) even when the
+    # run's checkpoint was written with separate copies.
+    state = api.load(source, device="cpu").model.state_dict()
+    weights = {k: half(v) for k, v in state.items()}
     meta = {**ckpt.meta, "shipped": {"from": str(source), "weights": "float16"}}
     save_checkpoint(args.dest, Checkpoint(meta=meta, model=weights, train={}))
     print(f"{args.dest}: {args.dest.stat().st_size / 1e6:.2f} MB")

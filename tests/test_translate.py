@@ -415,3 +415,10 @@ def test_bad_pairs_files_are_one_line_errors(tmp_path: Path) -> None:
 def classifier_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built-in classifier: a checkpoint of another task."""
     return api.builtin_path("classify")
+
+
+def test_builtin_english_to_french() -> None:
+    proc = rnn("translate", "--beam", "5", stdin="I am cold.\n\nWhere is the station?\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["J'ai froid.", "", "Où est la gare ?"]
+    assert "built-in translate model" in proc.stderr
