@@ -444,18 +444,8 @@ def translate(
     from rnncli.tasks import translate as tr
 
     codec = tr.Codec(loaded.meta["task_data"])
-    return tr.translate_lines(
-        loaded.model,  # type: ignore[arg-type]
-        codec,
-        lines,
-        beam,
-        n_best,
-        length_penalty,
-        max_ratio,
-        max_length,
-        batch_size,
-        attention,
-    )
+    search = tr.Search(beam, n_best, length_penalty, max_ratio, max_length, batch_size, attention)
+    return tr.translate_lines(loaded.model, codec, lines, search.check())  # type: ignore[arg-type]
 
 
 def translate_text(loaded: Loaded, text: str, **kwargs: Any) -> str:

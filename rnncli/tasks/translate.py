@@ -234,10 +234,8 @@ def prepare(recipe: TranslateRecipe, run_dir: Path, task_data: dict[str, Any] | 
         m = teacher_forced(model, val, t.batch_size * 2, t.eval_max_batches)  # type: ignore[arg-type]
         out = {"valid_loss": m["loss"], "valid_accuracy": m["token_accuracy"]}
         if bleu_pairs:
-            hyps = [
-                r.text
-                for r in translate_lines(model, codec, [s for s, _ in bleu_pairs], beam=1)  # type: ignore[arg-type]
-            ]
+            sources = [s for s, _ in bleu_pairs]
+            hyps = [r.text for r in translate_lines(model, codec, sources)]  # type: ignore[arg-type]
             out["valid_bleu"] = bleu_chrf(hyps, [tg for _, tg in bleu_pairs])["bleu"]
         return out
 
@@ -302,84 +300,58 @@ class Translation:
         return self.candidates[0].text if self.candidates else ""
 
 
+@dataclass(frozen=True)
+class Search:
+    """How to search: beam 1 is greedy; the limits are in output tokens."""
+
+    beam: int = 1
+    n_best: int = 1
+    length_penalty: float = 1.0
+    max_ratio: float | None = None  # default: the trained 99.9th percentile ratio
+    max_length: int | None = None  # default: 2 x data.max_length
+    batch_size: int = 64
+    attention: bool = False  # keep each candidate's attention matrix
+
+    def check(self) -> Search:
+        if self.beam < 1:
+            raise UsageError("--beam must be >= 1")
+        if not 1 <= self.n_best <= self.beam:
+            raise UsageError(f"--n-best must be between 1 and the beam size ({self.beam})")
+        if self.max_ratio is not None and self.max_ratio <= 0:
+            raise UsageError("--max-ratio must be > 0")
+        if self.max_length is not None and self.max_length < 1:
+            raise UsageError("--max-length must be >= 1")
+        if self.batch_size < 1:
+            raise UsageError("--batch-size must be >= 1")
+        return self
+
+
 def translate_lines(
-    model: Seq2Seq,
-    codec: Codec,
-    lines: Iterable[str],
-    beam: int = 1,
-    n_best: int = 1,
-    length_penalty: float = 1.0,
-    max_ratio: float | None = None,
-    max_length: int | None = None,
-    batch_size: int = 64,
-    attention: bool = False,
+    model: Seq2Seq, codec: Codec, lines: Iterable[str], search: Search = Search()
 ) -> Iterator[Translation]:
     """One Translation per input line, in order, streamed in sorted batches.
 
-    beam 1 is greedy search. The output limit of a sentence is
-    ceil(ratio * source tokens) + 5 tokens (ratio: the 99.9th percentile of training
-    pairs unless `max_ratio` says), capped by `max_length` (default 2 x data.max_length).
+    The output limit of a sentence is ceil(ratio * source tokens) + 5 tokens, capped by
+    the search's max_length.
     """
-    if beam < 1:
-        raise UsageError("--beam must be >= 1")
-    if not 1 <= n_best <= beam:
-        raise UsageError(f"--n-best must be between 1 and the beam size ({beam})")
-    if max_ratio is not None and max_ratio <= 0:
-        raise UsageError("--max-ratio must be > 0")
-    if max_length is not None and max_length < 1:
-        raise UsageError("--max-length must be >= 1")
-    if batch_size < 1:
-        raise UsageError("--batch-size must be >= 1")
+    search.check()
     chunk: list[str] = []
     for line in lines:
         chunk.append(line)
-        if len(chunk) == batch_size * 4:
-            yield from _chunk(
-                model,
-                codec,
-                chunk,
-                beam,
-                n_best,
-                length_penalty,
-                max_ratio,
-                max_length,
-                batch_size,
-                attention,
-            )
+        if len(chunk) == search.batch_size * 4:
+            yield from _chunk(model, codec, chunk, search)
             chunk = []
     if chunk:
-        yield from _chunk(
-            model,
-            codec,
-            chunk,
-            beam,
-            n_best,
-            length_penalty,
-            max_ratio,
-            max_length,
-            batch_size,
-            attention,
-        )
+        yield from _chunk(model, codec, chunk, search)
 
 
-def _chunk(
-    model: Seq2Seq,
-    codec: Codec,
-    lines: list[str],
-    beam: int,
-    n_best: int,
-    length_penalty: float,
-    max_ratio: float | None,
-    max_length: int | None,
-    batch_size: int,
-    attention: bool,
-) -> list[Translation]:
+def _chunk(model: Seq2Seq, codec: Codec, lines: list[str], search: Search) -> list[Translation]:
     out = [Translation(line) for line in lines]
     filled = [i for i, line in enumerate(lines) if line.strip()]
     encoded = codec.source.encode_many([lines[i] for i in filled])
     limit = codec.max_length
-    cap = max_length or 2 * limit
-    ratio = max_ratio or codec.length_ratio
+    cap = search.max_length or 2 * limit
+    ratio = search.max_ratio or codec.length_ratio
     ids: dict[int, list[int]] = {}
     for i, (tok_ids, unknown) in zip(filled, encoded, strict=True):
         tr = out[i]
@@ -389,17 +361,12 @@ def _chunk(
         ids[i] = tok_ids[:limit]
     device = next(model.parameters()).device
     order = sorted(ids, key=lambda i: len(ids[i]))
-    for b in range(0, len(order), batch_size):
-        rows = order[b : b + batch_size]
+    for b in range(0, len(order), search.batch_size):
+        rows = order[b : b + search.batch_size]
         source, lengths = pad_batch([ids[i] for i in rows], PAD_ID)
         limits = [min(cap, math.ceil(ratio * len(ids[i])) + 5) for i in rows]
-        for i, hyps in zip(
-            rows,
-            _search(
-                model, source.to(device), lengths, limits, beam, n_best, length_penalty, attention
-            ),
-            strict=True,
-        ):
+        found = _search(model, source.to(device), lengths, limits, search)
+        for i, hyps in zip(rows, found, strict=True):
             out[i].candidates = [
                 Candidate(
                     codec.target.decode(h.tokens),
@@ -414,24 +381,29 @@ def _chunk(
 
 
 def _search(
-    model: Seq2Seq,
-    source: Tensor,
-    lengths: Tensor,
-    limits: list[int],
-    beam: int,
-    n_best: int,
-    length_penalty: float,
-    attention: bool,
+    model: Seq2Seq, source: Tensor, lengths: Tensor, limits: list[int], search: Search
 ) -> list[list[Hypothesis]]:
     trace: Callable[[Any], Tensor | None] | None = (
-        (lambda state: state.attention) if attention and model.attention is not None else None
+        (lambda state: state.attention)
+        if search.attention and model.attention is not None
+        else None
     )
     with torch.inference_mode():
         state = model.encode(source, lengths)
         step = model.stepper()
-        if beam == 1:
+        if search.beam == 1:
             return [[h] for h in greedy_search(step, state, BOS_ID, EOS_ID, limits, trace)]
-        return beam_search(step, state, BOS_ID, EOS_ID, limits, beam, n_best, length_penalty, trace)
+        return beam_search(
+            step,
+            state,
+            BOS_ID,
+            EOS_ID,
+            limits,
+            search.beam,
+            search.n_best,
+            search.length_penalty,
+            trace,
+        )
 
 
 # -------------------------------------------------------------- evaluation
@@ -449,12 +421,8 @@ def evaluate_pairs(
     enc = encode_pairs(codec, pairs, None)
     tf = teacher_forced(model, enc, batch_size * 2)
     refs = [t for _, t in pairs]
-    hyps = [
-        r.text
-        for r in translate_lines(
-            model, codec, [s for s, _ in pairs], beam, 1, length_penalty, batch_size=batch_size
-        )
-    ]
+    search = Search(beam=beam, length_penalty=length_penalty, batch_size=batch_size)
+    hyps = [r.text for r in translate_lines(model, codec, [s for s, _ in pairs], search)]
     scores = bleu_chrf(hyps, refs, lowercase=codec.target.tokenizer.lowercase)
     return {
         "bleu": scores["bleu"],
