@@ -127,9 +127,7 @@ class Seq2Seq(nn.Module):
             raise ValueError("shared embeddings need one vocabulary for both sides")
         if attention == "none" and input_feeding:
             raise ValueError("input feeding needs attention")
-        self.pad_id = pad_id
         self.hidden_size = hidden_size
-        self.cell = cell
         self.input_feeding = input_feeding
         self.bridge_kind = bridge
         self.source_embedding = nn.Embedding(source_vocab, embedding_dim, padding_idx=pad_id)

@@ -136,7 +136,9 @@ def make_batch(enc: Encoded, idx: Iterable[int]) -> tuple[Tensor, Tensor, Tensor
     idx = list(idx)
     source, lengths = pad_batch([enc.source[i] for i in idx], PAD_ID)
     gold, _ = pad_batch([enc.target[i] for i in idx], PAD_ID)
-    given, _ = pad_batch([[BOS_ID, *enc.target[i][:-1]] for i in idx], PAD_ID)
+    # decoder input = gold shifted right behind <bos>; the <eos> it shifts in is padding
+    given = torch.cat([torch.full_like(gold[:, :1], BOS_ID), gold[:, :-1]], dim=1)
+    given.masked_fill_(given == EOS_ID, PAD_ID)
     return source, lengths, given, gold
 
 

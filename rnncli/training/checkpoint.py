@@ -75,6 +75,7 @@ def _tensors(ckpt: Checkpoint) -> tuple[dict[str, torch.Tensor], dict[str, str]]
     out: dict[str, torch.Tensor] = {}
     aliases: dict[str, str] = {}
     first: dict[tuple[int, tuple[int, ...], tuple[int, ...]], str] = {}
+    stored: set[int] = set()  # storage of the tensors kept so far
     for prefix, group in (("model.", ckpt.model), ("train.", ckpt.train)):
         for name, tensor in group.items():
             key = (tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()))
@@ -84,8 +85,9 @@ def _tensors(ckpt: Checkpoint) -> tuple[dict[str, torch.Tensor], dict[str, str]]
             if prefix == "model.":
                 first[key] = name
             t = tensor.detach().to("cpu").contiguous()
-            if t.data_ptr() in {v.data_ptr() for v in out.values()}:
+            if t.data_ptr() in stored:
                 t = t.clone()  # safetensors refuses shared storage
+            stored.add(t.data_ptr())
             out[prefix + name] = t
     return out, aliases
 
