@@ -146,6 +146,17 @@ def test_closed_pipe_is_quiet(trained_run: Path) -> None:
     proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=ROOT)
     assert len(proc.stdout) == 20
     assert proc.stderr == ""
+    # line-by-line commands too, and the exit status is 0 (pipefail sees rnn's status)
+    cmd = (
+        f"set -o pipefail; {sys.executable} -m rnncli generate -m {trained_run} "
+        "--seed - -n 5 | head -n 2"
+    )
+    seeds = "speak, speak\n" * 5000
+    proc = subprocess.run(
+        ["bash", "-c", cmd], input=seeds, capture_output=True, text=True, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 2 and proc.stderr == ""
 
 
 def test_bad_inputs_get_one_clear_line(text_file: Path, tmp_path: Path, trained_run: Path) -> None:

@@ -67,6 +67,13 @@ def run() -> None:
     except BrokenPipeError:
         _silence_stdout()
         sys.exit(0)
+    except SystemExit as exc:
+        # The command framework catches a closed pipe itself, wraps stdout and exits 1;
+        # `rnn ... | head` is a normal way to stop reading, so it exits 0 like above.
+        if exc.code == 1 and "PacifyFlushWrapper" in type(sys.stdout).__name__:
+            _silence_stdout()
+            sys.exit(0)
+        raise
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
