@@ -32,3 +32,12 @@ class UsageError(RnnCliError):
     """Options that cannot be combined or have invalid values (exit code 2)."""
 
     exit_code = 2
+
+
+def excerpt(value: object, limit: int = 60) -> str:
+    """`repr` of a value for an error message, cut to `limit` characters.
+
+    Error messages quote what was wrong, but never a whole (possibly huge) value.
+    """
+    text = repr(value) if not isinstance(value, str) else repr(value[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 3] + "..."
