@@ -5,6 +5,8 @@ The CLI turns these into one line on stderr: ``error: <message>``.
 
 from __future__ import annotations
 
+import reprlib
+
 
 class RnnCliError(Exception):
     """Base class of every error rnncli raises on purpose (exit code 1)."""
@@ -35,9 +37,11 @@ class UsageError(RnnCliError):
 
 
 def excerpt(value: object, limit: int = 60) -> str:
-    """`repr` of a value for an error message, cut to `limit` characters.
+    """A bounded `repr` of a value for an error message (at most `limit` characters).
 
-    Error messages quote what was wrong, but never a whole (possibly huge) value.
+    Error messages quote what was wrong, but never a whole value: a YAML alias bomb
+    expands to gigabytes, so even building its full repr must be avoided (reprlib).
     """
-    text = repr(value) if not isinstance(value, str) else repr(value[: limit + 1])
+    short = reprlib.Repr(maxlevel=3, maxlist=6, maxdict=6, maxstring=limit, maxother=limit)
+    text = short.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
