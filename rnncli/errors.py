@@ -42,6 +42,8 @@ def excerpt(value: object, limit: int = 60) -> str:
     Error messages quote what was wrong, but never a whole value: a YAML alias bomb
     expands to gigabytes, so even building its full repr must be avoided (reprlib).
     """
-    short = reprlib.Repr(maxlevel=3, maxlist=6, maxdict=6, maxstring=limit, maxother=limit)
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict = 3, 6, 6
+    short.maxstring = short.maxother = limit
     text = short.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
