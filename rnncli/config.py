@@ -8,7 +8,6 @@ did-you-mean; every error of a recipe is reported at once, with its path.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -23,15 +22,18 @@ from pydantic import (
     model_validator,
 )
 
-from rnncli.errors import RecipeError
+from rnncli.errors import RecipeError, excerpt
 
 TASKS = ("generate", "classify", "forecast", "translate")
+# Units of one layer (and embedding sizes): an LSTM layer of 16,384 units already holds
+# 2.1 billion weights (8.6 GB); a larger value is a typo, not a model.
+MAX_UNITS = 16384
 
 
 class Section(BaseModel):
     """Base of every recipe section: unknown keys are errors, defaults are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class GenerateData(Section):
@@ -53,7 +55,7 @@ class RecurrentSection(Section):
 
     cell: Literal["rnn", "lstm", "gru"] = Field("lstm", description="Recurrent cell.")
     nonlinearity: Literal["tanh", "relu"] = Field("tanh", description="For `cell: rnn` only.")
-    hidden_size: int = Field(256, ge=1, description="Units per recurrent layer.")
+    hidden_size: int = Field(256, ge=1, le=MAX_UNITS, description="Units per recurrent layer.")
     num_layers: int = Field(2, ge=1, le=16, description="Stacked recurrent layers.")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on inputs and outputs.")
     bidirectional: bool = Field(False, description="Bidirectional layers (encoders only).")
@@ -61,7 +63,7 @@ class RecurrentSection(Section):
 
 
 class ModelSection(RecurrentSection):
-    embedding_dim: int = Field(64, ge=1, description="Size of the token embeddings.")
+    embedding_dim: int = Field(64, ge=1, le=MAX_UNITS, description="Size of the token embeddings.")
     tie_embeddings: bool = Field(False, description="Share input and output embeddings.")
 
 
@@ -69,8 +71,10 @@ class TrainingSection(Section):
     epochs: int = Field(10, ge=1, description="Passes over the training data.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many updates.")
     max_minutes: float | None = Field(None, gt=0, description="Wall-clock training budget.")
-    batch_size: int = Field(64, ge=1, description="Sequences per update.")
-    seq_length: int = Field(128, ge=1, description="Truncated BPTT length (language models).")
+    batch_size: int = Field(64, ge=1, le=1 << 20, description="Sequences per update.")
+    seq_length: int = Field(
+        128, ge=1, le=1 << 20, description="Truncated BPTT length (language models)."
+    )
     optimizer: Literal["sgd", "adam", "adamw"] = Field("adam", description="Optimizer.")
     lr: float = Field(2.0e-3, gt=0, description="Peak learning rate.")
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum.")
@@ -164,8 +168,8 @@ class ClassifyData(Section):
 
 
 class ClassifyModel(ModelSection):
-    embedding_dim: int = Field(128, ge=1, description="Size of the token embeddings.")
-    hidden_size: int = Field(128, ge=1, description="Units per recurrent layer.")
+    embedding_dim: int = Field(128, ge=1, le=MAX_UNITS, description="Size of the token embeddings.")
+    hidden_size: int = Field(128, ge=1, le=MAX_UNITS, description="Units per recurrent layer.")
     num_layers: int = Field(1, ge=1, le=16, description="Stacked recurrent layers.")
     bidirectional: bool = Field(True, description="Read the text both ways.")
     pooling: Literal["last", "mean", "max", "attention"] = Field(
@@ -265,7 +269,7 @@ class ForecastData(Section):
 
 
 class ForecastModel(RecurrentSection):
-    hidden_size: int = Field(64, ge=1, description="Units per recurrent layer.")
+    hidden_size: int = Field(64, ge=1, le=MAX_UNITS, description="Units per recurrent layer.")
     num_layers: int = Field(1, ge=1, le=16, description="Stacked recurrent layers.")
     horizon_mode: Literal["direct", "autoregressive"] = Field(
         "direct", description="All horizon values at once, or one step at a time fed back."
@@ -364,8 +368,10 @@ class TranslateData(Section):
 
 
 class TranslateModel(RecurrentSection):
-    embedding_dim: int = Field(256, ge=1, description="Size of the token embeddings.")
-    hidden_size: int = Field(256, ge=2, description="Decoder units (a bi encoder: half each way).")
+    embedding_dim: int = Field(256, ge=1, le=MAX_UNITS, description="Size of the token embeddings.")
+    hidden_size: int = Field(
+        256, ge=2, le=MAX_UNITS, description="Decoder units (a bi encoder: half each way)."
+    )
     num_layers: int = Field(1, ge=1, le=16, description="Layers of encoder and of decoder.")
     bidirectional: bool = Field(True, description="Read the source both ways.")
     attention: Literal["none", "dot", "general", "additive"] = Field(
@@ -447,14 +453,80 @@ def recipe_schema() -> dict[str, Any]:
     return TypeAdapter(Recipe).json_schema()
 
 
+MAX_RECIPE_BYTES = 1 << 20  # a recipe is a page of YAML; a bigger file is the wrong file
+MAX_DEPTH = 32  # sections nest three levels deep; 32 leaves room and protects the stack
+MAX_NODES = 100_000  # values after expanding YAML aliases (a "billion laughs" file)
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with bounded nesting."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested deeper than {MAX_DEPTH} levels",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _expanded_size(value: Any, memo: dict[int, int]) -> int:
+    """Values in `value` once aliases are expanded (a cycle counts as too many)."""
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    if not isinstance(value, (dict, list)):
+        return 1
+    memo[key] = MAX_NODES + 1  # seen again before it is done: an alias cycle
+    children = value.values() if isinstance(value, dict) else value
+    total = 1
+    for child in children:
+        total += _expanded_size(child, memo)
+        if total > MAX_NODES:
+            break
+    memo[key] = total
+    return total
+
+
+def safe_yaml(text: str, where: str, what: str = "recipe") -> Any:
+    """Parse YAML with bounded nesting and alias expansion; RecipeError names the line."""
+    try:
+        data = yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"{where}, line {mark.line + 1}" if mark else where
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise RecipeError(f"{what} is not valid YAML ({at}): {problem}") from None
+    except RecursionError:
+        raise RecipeError(f"{what} is not valid YAML ({where}): nested too deeply") from None
+    if _expanded_size(data, {}) > MAX_NODES:
+        raise RecipeError(
+            f"{what} is too large once its YAML aliases are expanded ({where}): "
+            f"more than {MAX_NODES:,} values, or an alias that contains itself"
+        )
+    return data
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """`a.b=value` -> (["a", "b"], value parsed as YAML)."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise RecipeError(f"override {text!r} is not KEY=VALUE: write e.g. training.lr=1.0e-3")
+        raise RecipeError(
+            f"override {excerpt(text)} is not KEY=VALUE: write e.g. training.lr=1.0e-3"
+        )
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+        value = safe_yaml(raw, f"--set {key.strip()}", "override") if raw.strip() else ""
+    except RecipeError as exc:
+        if "too large" in str(exc):
+            raise
         value = raw
     return [part.strip() for part in key.split(".")], value
 
@@ -468,7 +540,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             if child is None:
                 child = node[part] = {}
             if not isinstance(child, dict):
-                raise RecipeError(f"override {text!r}: {part!r} is not a section")
+                raise RecipeError(f"override {excerpt(text)}: {part!r} is not a section")
             node = child
         node[path[-1]] = value
     return data
@@ -476,20 +548,28 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 def read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_RECIPE_BYTES + 1)
     except FileNotFoundError:
         raise RecipeError(f"recipe not found ({path}): check the path") from None
     except IsADirectoryError:
         raise RecipeError(f"recipe is a directory ({path}): give a YAML file") from None
+    except PermissionError:
+        raise RecipeError(f"recipe cannot be read ({path}): permission denied") from None
+    except OSError as exc:
+        raise RecipeError(f"recipe cannot be read ({path}): {exc.strerror or exc}") from None
+    if len(raw) > MAX_RECIPE_BYTES:
+        raise RecipeError(
+            f"recipe is larger than {MAX_RECIPE_BYTES >> 20} MB ({path}): is it the right file?"
+        )
+    if b"\0" in raw:
+        at = raw.index(b"\0")
+        raise RecipeError(f"recipe is a binary file ({path}, byte {at}): give a YAML file")
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RecipeError(f"recipe is not UTF-8 ({path}, byte {exc.start})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}, line {mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise RecipeError(f"recipe is not valid YAML ({where}): {problem}") from None
+    data = safe_yaml(text, str(path))
     if data is None:
         raise RecipeError(f"recipe is empty ({path}): start from recipes/shakespeare.yaml")
     if not isinstance(data, dict):
@@ -506,10 +586,11 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Section
 
 def validate_recipe(data: dict[str, Any], where: str = "recipe") -> Section:
     task = data.get("task")
-    if task not in RECIPES:
-        hint = _did_you_mean(str(task), list(RECIPES))
+    if not isinstance(task, str) or task not in RECIPES:
+        hint = _did_you_mean(task, list(RECIPES)) if isinstance(task, str) else ""
         raise RecipeError(
-            f"task: unknown task {task!r} ({where}): choose one of {', '.join(RECIPES)}{hint}"
+            f"task: unknown task {excerpt(task)} ({where}): "
+            f"choose one of {', '.join(RECIPES)}{hint}"
         )
     cls = RECIPES[task]
     try:
@@ -533,7 +614,7 @@ def _describe(cls: type[BaseModel], err: Any) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     value = err.get("input")
-    shown = "" if isinstance(value, dict) else f" (got {json.dumps(value, default=str)})"
+    shown = "" if isinstance(value, dict) else f" (got {excerpt(value)})"
     return f"{path}: {msg}{shown}"
 
 
