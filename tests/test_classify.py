@@ -83,7 +83,12 @@ def test_round_trip_and_order(classifier_run: Path, tmp_path: Path) -> None:
     lines = NEG + POS + ["an unseen zzz word"]
     a = list(api.classify(api.load(classifier_run), lines, batch_size=2))
     b = list(api.classify(api.load(copy), lines, batch_size=5))
-    assert [t for t, _ in a] == lines and a == b
+    assert [t for t, _ in a] == lines and [t for t, _ in b] == lines
+    # Different batch shapes run different kernels: equal within float32 rounding, not bit
+    # for bit (they differ in the 8th digit on some CPUs).
+    for (_, pa), (_, pb) in zip(a, b, strict=True):
+        assert pa.keys() == pb.keys()
+        assert [pa[k] for k in pa] == pytest.approx([pb[k] for k in pa], rel=1e-5, abs=1e-6)
 
 
 def test_stratified_split_keeps_label_shares() -> None:
