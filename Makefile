@@ -33,6 +33,8 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check rnncli tests benchmarks
 	$(BIN)/mypy rnncli
 	$(BIN)/pytest -q
+	@echo "the float comparisons across batch shapes and threads, again with 2 torch threads:"
+	$(BIN)/pytest -q -m threads --threads 2
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix rnncli tests benchmarks

@@ -16,7 +16,24 @@ TEXT = (
     "All:\nSpeak, speak.\n\nFirst Citizen:\nYou are all resolved rather to die than to famish?\n\n"
 ) * 40
 
-torch.set_num_threads(1)
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads for in-process tests (make test reruns the `threads` subset "
+        "with 2, so a batch- or thread-dependent float assumption fails on any machine)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "threads: compares floats across batch shapes or thread counts; rerun by "
+        "make test with --threads 2",
+    )
+    torch.set_num_threads(config.getoption("--threads"))
 
 
 def write_recipe(tmp: Path, text_path: Path, **sections: dict) -> Path:

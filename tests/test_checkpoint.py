@@ -13,6 +13,7 @@ from rnncli.errors import CheckpointError
 from rnncli.training import checkpoint as ck
 
 
+@pytest.mark.threads
 def test_round_trip_gives_identical_predictions(trained_run: Path, tmp_path: Path) -> None:
     a = api.load(trained_run, "generate")
     copy = tmp_path / "copy.safetensors"

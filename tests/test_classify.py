@@ -64,6 +64,7 @@ def test_learns_the_seed_example(classifier_run: Path) -> None:
     assert steps[-1][1]["pos"] > steps[0][1]["pos"]  # the last word decides
 
 
+@pytest.mark.threads
 @pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_padding_never_changes_a_prediction(pooling: str, cell: str) -> None:
@@ -77,6 +78,7 @@ def test_padding_never_changes_a_prediction(pooling: str, cell: str) -> None:
     torch.testing.assert_close(torch.from_numpy(alone[0]), torch.from_numpy(together[1]))
 
 
+@pytest.mark.threads
 def test_round_trip_and_order(classifier_run: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy.safetensors"
     copy.write_bytes((classifier_run / "best.safetensors").read_bytes())

@@ -113,6 +113,7 @@ def test_no_leakage_and_scalers_fit_on_train_only(tmp_path: Path) -> None:
         torch.testing.assert_close(x, y)
 
 
+@pytest.mark.threads
 def test_round_trip_forecast_and_backtest(forecast_run: Path, tmp_path: Path) -> None:
     loaded = api.load(forecast_run)
     csv = Path(loaded.meta["recipe"]["data"]["train"])

@@ -26,6 +26,7 @@ def test_stack_shapes(cell: str, layers: int, bidirectional: bool) -> None:
 @pytest.mark.parametrize(
     ("cell", "layers"), [(c, n) for c in ("rnn", "lstm", "gru") for n in (1, 3)]
 )
+@pytest.mark.threads
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_step_matches_fused_forward(cell: str, layers: int, nonlinearity: str) -> None:
     torch.manual_seed(0)

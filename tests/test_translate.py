@@ -124,6 +124,7 @@ def test_shapes_for_every_attention_and_cell(attention: str, cell: str) -> None:
         {"share_embeddings": True, "target_vocab": 20, "tie_embeddings": True},
     ],
 )
+@pytest.mark.threads
 def test_options_keep_the_shapes_and_the_step_matches_the_fused_pass(options: dict) -> None:
     model = tiny_model("additive", **options)
     source = torch.randint(4, 20, (2, 4))
@@ -139,6 +140,7 @@ def test_options_keep_the_shapes_and_the_step_matches_the_fused_pass(options: di
     assert torch.allclose(full, torch.stack(stepped, 1), atol=1e-5)
 
 
+@pytest.mark.threads
 @pytest.mark.parametrize("attention", ["none", "additive"])
 def test_padding_never_changes_a_translation(attention: str) -> None:
     model = tiny_model(attention)
@@ -167,6 +169,7 @@ def _search(model: Seq2Seq, step, source, lengths, beam):  # type: ignore[no-unt
     return [h[0].tokens for h in beam_search(step, state, tr.BOS_ID, tr.EOS_ID, limits, beam)]
 
 
+@pytest.mark.threads
 def test_beam_one_equals_greedy() -> None:
     for seed in range(5):
         torch.manual_seed(seed)
@@ -323,6 +326,7 @@ def test_scheduled_sampling_and_input_feeding_train(tmp_path: Path) -> None:
     assert evals[-1]["valid_loss"] < 2.5  # it learns under sampling too
 
 
+@pytest.mark.threads
 def test_round_trip_and_order(reverse_run: Path, tmp_path: Path) -> None:
     loaded = api.load(reverse_run, "translate")
     lines = ["a b c", "", "h g f e d", "a"]
