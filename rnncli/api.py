@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
+import math
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -207,8 +208,8 @@ def generate(
     allow_unknown: bool = False,
 ) -> Iterator[list[str]]:
     """Stream the text each sample gains, one token at a time."""
-    if temperature < 0:
-        raise UsageError("--temperature must be >= 0 (0 is greedy)")
+    if not 0 <= temperature < math.inf:
+        raise UsageError("--temperature must be a finite number >= 0 (0 is greedy)")
     if top_p is not None and not 0 < top_p <= 1:
         raise UsageError("--top-p must be in (0, 1]")
     if top_k is not None and top_k < 1:

@@ -319,8 +319,10 @@ class Search:
             raise UsageError("--beam must be >= 1")
         if not 1 <= self.n_best <= self.beam:
             raise UsageError(f"--n-best must be between 1 and the beam size ({self.beam})")
-        if self.max_ratio is not None and self.max_ratio <= 0:
-            raise UsageError("--max-ratio must be > 0")
+        if self.max_ratio is not None and not 0 < self.max_ratio < math.inf:
+            raise UsageError("--max-ratio must be a finite number > 0")
+        if not math.isfinite(self.length_penalty):
+            raise UsageError("--length-penalty must be a finite number")
         if self.max_length is not None and self.max_length < 1:
             raise UsageError("--max-length must be >= 1")
         if self.batch_size < 1:
