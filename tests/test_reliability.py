@@ -319,10 +319,10 @@ def data_cases() -> list[Case]:
             f, "non-numeric value", {"series.csv": _monthly() + "2004-01-01,lots\n"}, "series.csv"
         ),
         train(
-            f, "NaN value", {"series.csv": _monthly().replace(",103\n", ",nan\n", 1)}, "series.csv"
+            f, "NaN value", {"series.csv": _monthly().replace(",104\n", ",nan\n", 1)}, "series.csv"
         ),
         train(
-            f, "inf value", {"series.csv": _monthly().replace(",103\n", ",inf\n", 1)}, "series.csv"
+            f, "inf value", {"series.csv": _monthly().replace(",104\n", ",inf\n", 1)}, "series.csv"
         ),
         train(f, "bad timestamp", {"series.csv": _monthly() + "someday,5\n"}, "series.csv"),
         train(
@@ -368,7 +368,7 @@ def data_cases() -> list[Case]:
             "p.tsv.gz",
             data__train="p.tsv.gz",
         ),
-        train(t, "not UTF-8", {"pairs.tsv": PAIRS.encode() + b"a\t\xff\n"}, "pairs.tsv.*line 21"),
+        train(t, "not UTF-8", {"pairs.tsv": PAIRS.encode() + b"a\t\xff\n"}, "pairs.tsv.*line 26"),
         train(
             t,
             "unequal line counts",
@@ -380,7 +380,7 @@ def data_cases() -> list[Case]:
             t,
             "10 MB single line",
             {"pairs.tsv": PAIRS + "x" * MB10 + "\ty\n"},
-            "pairs.tsv.*line 21",
+            "pairs.tsv.*line 26",
         ),
         train(t, "binary file", {"pairs.tsv": bytes(range(256)) * 64}, "pairs.tsv"),
     ]
@@ -610,7 +610,46 @@ def input_cases() -> list[Case]:
             "last.safetensors|d",
         ),
     ]
-    usage = {"--top-p", "--temperature", "--format", "--threshold", "n-best", "horizon 0"}
+    rows += [
+        (
+            "generate: --temperature nan",
+            ["generate", "-m", "{gen}", "--seed", "A", "-t", "nan"],
+            {},
+            b"",
+            "temperature",
+        ),
+        (
+            "generate: --seed - 10 MB line",
+            ["generate", "-m", "{gen}", "--seed", "-"],
+            {},
+            b"A" * MB10 + b"\n",
+            "stdin.*line 1",
+        ),
+        (
+            "translate: --length-penalty nan",
+            ["translate", "-m", "{tr}", "--length-penalty", "nan", "in.txt"],
+            {"in.txt": "a\n"},
+            b"",
+            "length-penalty",
+        ),
+        (
+            "translate: --max-ratio inf",
+            ["translate", "-m", "{tr}", "--max-ratio", "inf", "in.txt"],
+            {"in.txt": "a\n"},
+            b"",
+            "max-ratio",
+        ),
+    ]
+    usage = {
+        "--top-p",
+        "--temperature",
+        "--format",
+        "--threshold",
+        "n-best",
+        "horizon 0",
+        "--length-penalty",
+        "--max-ratio",
+    }
     return [
         Case(n, argv, files, expect, stdin=stdin, code=2 if any(u in n for u in usage) else 1)
         for n, argv, files, stdin, expect in rows
