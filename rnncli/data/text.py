@@ -1,17 +1,32 @@
-"""Text corpora held as compact integer arrays (memory-mapped), never as lists of tokens.
+"""Reading text: bounded-memory line and chunk readers, and corpora held as id arrays.
 
-Two streaming passes over the file: count tokens (vocabulary), then encode into a
-`numpy.memmap` of uint16/uint32 ids. Memory stays bounded whatever the file size.
+Lines end at "\\n" (a "\\r" before it is dropped) and nowhere else: str.splitlines()
+also splits on U+2028, U+0085, form feeds and \\x1c-\\x1e, which are ordinary characters
+inside a JSON string or a sentence, and would shift every later line number.
+
+Line-oriented inputs (tables, sentence pairs, lines to classify or translate, seeds) hold
+at most MAX_LINE characters of one line: a longer line is one error naming it, raised
+without ever holding much more than the limit. Language-model corpora are read in chunks
+of about CHUNK_BYTES cut at a line end, else at a whitespace, else anywhere (on a code
+point), so even a corpus that is one 64 MB line trains in bounded memory.
+
+A corpus is counted (vocabulary) and then encoded into a `numpy.memmap` of uint16/uint32
+ids, two streaming passes whatever the file size.
 """
 
 from __future__ import annotations
 
 import codecs
+import io
+import os
+import re
 import sys
+import tempfile
+import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 
@@ -19,6 +34,13 @@ from rnncli.data.vocab import Tokenizer, Vocab
 from rnncli.errors import DataError
 
 CHUNK_BYTES = 8 << 20
+LINE_BLOCK = 64 << 10
+MAX_LINE = 1 << 20  # characters in one line (or one quoted CSV record) of a line input
+BOM = "\ufeff"
+_SPACE = re.compile(r"\s")
+
+# (line number, byte offset in the file, byte offset in the line) -> error message
+DecodeMessage = Callable[[int, int, int], str]
 
 
 def open_input(path: Path) -> BinaryIO:
@@ -29,58 +51,193 @@ def open_input(path: Path) -> BinaryIO:
         raise DataError(f"file not found ({path}): check the path") from None
     except IsADirectoryError:
         raise DataError(f"expected a file, got a directory ({path})") from None
+    except PermissionError:
+        raise DataError(f"cannot read {path}: permission denied") from None
 
 
-def read_lines(path: Path | None) -> Iterator[str]:
+def incremental_decoder(encoding: str) -> codecs.IncrementalDecoder:
+    try:
+        return codecs.getincrementaldecoder(encoding)(errors="strict")
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r} (data.encoding): try utf-8") from None
+
+
+def too_long(number: int, where: str, limit: int = MAX_LINE) -> DataError:
+    return DataError(
+        f"line {number} is longer than {limit:,} characters ({where}): split it into shorter "
+        "lines (is this a binary file?)"
+    )
+
+
+def nul_error(where: str, line: int) -> DataError:
+    return DataError(
+        f"NUL character ({where}, line {line}): this looks like a binary or UTF-16 file; "
+        "give a text file or set data.encoding"
+    )
+
+
+def iter_lines(
+    handle: IO[bytes] | IO[str],
+    where: str,
+    encoding: str = "utf-8",
+    limit: int = MAX_LINE,
+    message: DecodeMessage | None = None,
+) -> Iterator[str]:
+    """Lines of an open file or stream without their line ends, decoded as they come.
+
+    Lines end at "\\n" only (and lose one "\\r" before it); a UTF-8 byte-order mark at the
+    start is dropped. A line over `limit` characters, a NUL character or bytes that are not
+    `encoding` are one DataError naming the line, raised after the good lines before it.
+    Memory: one block plus at most `limit` characters, whatever the input.
+    """
+    if isinstance(handle, io.TextIOBase) and hasattr(handle, "buffer"):
+        handle = handle.buffer  # e.g. sys.stdin: decode here, untranslated line ends
+    binary = not isinstance(handle, io.TextIOBase)
+    decoder = incremental_decoder(encoding) if binary else None
+    read: Callable[[int], Any] = getattr(handle, "read1", None) or handle.read
+    if message is None:
+
+        def message(line: int, at: int, _in_line: int) -> str:
+            return (
+                f"{where} is not valid {encoding} (line {line}, byte {at}): re-encode it as "
+                f"{encoding} or set data.encoding"
+            )
+
+    pieces: list[str] = []  # the line in progress
+    size = number = offset = line_start = 0
+    first = True
+    while True:
+        try:
+            raw = read(LINE_BLOCK)
+        except UnicodeDecodeError as exc:  # a text stream that decodes by itself
+            raise DataError(message(number + 1, exc.start, exc.start)) from None
+        except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz file
+            raise DataError(f"cannot read {where} (line {number + 1}): {exc}") from None
+        error: DataError | None = None
+        if decoder is None:
+            text = raw
+        else:
+            held = decoder.getstate()[0]
+            try:
+                text = decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError as exc:
+                good = exc.object[: exc.start]
+                try:
+                    text = good.decode(encoding)
+                except UnicodeDecodeError:
+                    text = ""
+                at = offset - len(held) + exc.start
+                nl = good.rfind(b"\n")
+                start = offset - len(held) + nl + 1 if nl >= 0 else line_start
+                line = number + 1 + text.count("\n")
+                error = DataError(message(line, at, at - start))
+                raw = b""  # stop after the good lines
+            nl = raw.rfind(b"\n")
+            if nl >= 0:
+                line_start = offset + nl + 1
+            offset += len(raw)
+        if first and text:
+            first = False
+            text = text.removeprefix(BOM)
+        nul = text.find("\0")
+        if nul >= 0:
+            line = number + 1 + text.count("\n", 0, nul)
+            error = nul_error(where, line)
+            text = text[: text.rfind("\n", 0, nul) + 1]
+        parts = text.split("\n")
+        for part in parts[:-1]:
+            number += 1
+            if pieces:
+                pieces.append(part)
+                part, pieces, size = "".join(pieces), [], 0
+            part = part[:-1] if part.endswith("\r") else part
+            if len(part) > limit:
+                raise too_long(number, where, limit)
+            yield part
+        if parts[-1]:
+            pieces.append(parts[-1])
+            size += len(parts[-1])
+            if size > limit + 1:  # one more for a "\r" before the "\n"
+                raise too_long(number + 1, where, limit)
+        if error is not None:
+            raise error
+        if not raw:
+            if pieces:
+                last = "".join(pieces)
+                last = last[:-1] if last.endswith("\r") else last
+                if len(last) > limit:
+                    raise too_long(number + 1, where, limit)
+                yield last
+            return
+
+
+def read_lines(path: Path | str | None) -> Iterator[str]:
     """Lines of a UTF-8 file (None or '-': stdin) without line ends, read as they come.
 
-    Bad UTF-8 is an error naming the line, raised after the good lines before it.
+    Bad UTF-8 is an error naming the line, raised after the good lines before it; so is a
+    line of more than MAX_LINE characters (read without holding more than about that).
     """
     stdin = path is None or str(path) == "-"
     where = "stdin" if stdin else f"{path}"
+
+    def message(line: int, _at: int, in_line: int) -> str:
+        return f"{where} is not valid UTF-8 (line {line}, byte {in_line})"
+
     handle = sys.stdin.buffer if stdin else open_input(Path(str(path)))
     try:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                yield raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                raise DataError(
-                    f"{where} is not valid UTF-8 (line {number}, byte {exc.start})"
-                ) from None
+        yield from iter_lines(handle, where, "utf-8", message=message)
     finally:
         if not stdin:
             handle.close()
 
 
 def read_chunks(path: Path, encoding: str = "utf-8") -> Iterator[str]:
-    """Decoded text in chunks of about 8 MB, cut only at line ends (so words stay whole)."""
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    except LookupError:
-        raise DataError(f"unknown encoding {encoding!r} (data.encoding): try utf-8") from None
-    handle = open_input(path)
-    offset, carry = 0, ""
-    with handle:
+    """Decoded text in chunks of about CHUNK_BYTES, each cut after a line end if the chunk
+    has one, else after its last whitespace, else anywhere (between code points).
+
+    Words stay whole (unless one is longer than a chunk); memory stays about two chunks.
+    A UTF-8 byte-order mark at the start is dropped. A NUL is a character like any other
+    here (a character model may learn it); a binary file fails to decode.
+    """
+    decoder = incremental_decoder(encoding)
+    pending: list[str] = []  # text read but not yielded: never holds a "\n"
+    size = offset = lines = 0
+    first = True
+    with open_input(path) as handle:
         while True:
             raw = handle.read(CHUNK_BYTES)
+            held = decoder.getstate()[0]
             try:
                 text = decoder.decode(raw, final=not raw)
             except UnicodeDecodeError as exc:
-                at = offset + exc.start
+                line = lines + 1 + exc.object[: exc.start].count(b"\n")
                 raise DataError(
-                    f"file is not valid {encoding} ({path}, byte {at}): "
-                    "re-encode it or set data.encoding"
+                    f"file is not valid {encoding} (line {line} of {path}, "
+                    f"byte {offset - len(held) + exc.start}): re-encode it or set data.encoding"
                 ) from None
             offset += len(raw)
-            text = carry + text
+            if first and text:
+                first = False
+                text = text.removeprefix(BOM)
             if not raw:
-                if text:
-                    yield text
+                if pending or text:
+                    yield "".join(pending) + text
                 return
             cut = text.rfind("\n") + 1
-            carry = text[cut:]
             if cut:
-                yield text[:cut]
+                chunk = "".join(pending) + text[:cut] if pending else text[:cut]
+                pending, size = ([text[cut:]], len(text) - cut) if cut < len(text) else ([], 0)
+                lines += chunk.count("\n")
+                yield chunk
+                continue
+            pending.append(text)
+            size += len(text)
+            if size >= CHUNK_BYTES:  # a line longer than a chunk
+                joined = "".join(pending)
+                space = _SPACE.search(joined[::-1])
+                cut = len(joined) - space.start() if space else len(joined)
+                pending, size = ([joined[cut:]], len(joined) - cut) if cut < size else ([], 0)
+                yield joined[:cut]
 
 
 def _codepoints(text: str) -> np.ndarray:
@@ -139,19 +296,27 @@ class Encoder:
 
 
 def encode_file(path: Path, encoder: Encoder, out: Path, encoding: str) -> np.ndarray:
-    """Encode a file into a memory-mapped id array at `out` (written atomically)."""
+    """Encode a file into a memory-mapped id array at `out` (written atomically).
+
+    The ids go to a temporary file of an unpredictable name beside `out`, created
+    exclusively (two runs never write the same one), removed on any failure or interrupt.
+    """
     total = 0
-    tmp = out.with_suffix(out.suffix + ".tmp")
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "wb") as handle:
-        for chunk in read_chunks(path, encoding):
-            ids = encoder.encode(chunk)
-            handle.write(ids.tobytes())
-            total += len(ids)
-    if total == 0:
-        tmp.unlink()
-        raise DataError(f"no tokens in {path}: the file is empty")
-    tmp.replace(out)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in read_chunks(path, encoding):
+                ids = encoder.encode(chunk)
+                handle.write(ids.tobytes())
+                total += len(ids)
+        if total == 0:
+            raise DataError(f"no tokens in {path}: the file is empty")
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return np.memmap(out, dtype=encoder.dtype, mode="r", shape=(total,))
 
 

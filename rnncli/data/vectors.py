@@ -2,7 +2,8 @@
 
 GloVe: `word v1 v2 ... vd` per line. word2vec text: the same after a `count dim` header.
 Only the rows of words in the vocabulary are kept, so a 1 GB file costs one pass and
-(vocab x dim) floats. Binary word2vec files are refused (they are not text).
+(vocab x dim) floats; lines are read in bounded memory (`data.text.iter_lines`).
+Binary word2vec files are refused (they are not text).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnncli.data.text import read_chunks
-from rnncli.errors import DataError
+from rnncli.data.text import iter_lines, open_input
+from rnncli.errors import DataError, excerpt
 
 
 def load_vectors(
@@ -25,24 +26,17 @@ def load_vectors(
     found: dict[int, np.ndarray] = {}
     exact: set[int] = set()
     number = 0
-    pending = ""
-    try:
-        chunks = read_chunks(path, "utf-8")
-        for chunk in chunks:
-            lines = (pending + chunk).split("\n")
-            pending = lines.pop()
-            for line in lines:
-                number += 1
-                _take(line, number, path, index, dim, lowercase, found, exact)
-        if pending:
-            _take(pending, number + 1, path, index, dim, lowercase, found, exact)
-    except DataError as exc:
-        if "not UTF-8" in str(exc):
-            raise DataError(
-                f"{exc} — is {path} a binary word2vec file? Convert it to text"
-            ) from None
-        raise
-    if number == 0 and not pending:
+
+    def message(line: int, at: int, _in_line: int) -> str:
+        return (
+            f"{path} is not valid UTF-8 (line {line}, byte {at}): is it a binary word2vec "
+            "file? Convert it to text"
+        )
+
+    with open_input(path) as handle:
+        for number, line in enumerate(iter_lines(handle, str(path), message=message), 1):
+            _take(line, number, path, index, dim, lowercase, found, exact)
+    if number == 0:
         raise DataError(f"no vectors in {path}: the file is empty")
     rows = np.array(sorted(found), dtype=np.int64)
     vectors = np.stack([found[i] for i in rows]) if len(rows) else np.zeros((0, dim), np.float32)
@@ -80,9 +74,15 @@ def _take(
     if row in found and word != key:
         return  # keep the first lower-cased match
     try:
-        found[row] = np.asarray(parts[1:], dtype=np.float32)
+        vector = np.asarray(parts[1:], dtype=np.float32)
     except ValueError:
         raise DataError(f"not a number in the vector ({path}, line {number})") from None
+    if not np.isfinite(vector).all():
+        raise DataError(
+            f"the vector of {excerpt(word)} holds NaN or infinity ({path}, line {number}): "
+            "fix or remove the line"
+        )
+    found[row] = vector
     if word == key:
         exact.add(row)
 
