@@ -123,6 +123,14 @@ class ClassifyData(Section):
     format: Literal["auto", "csv", "tsv", "jsonl"] = Field(
         "auto", description="File format; auto goes by the extension."
     )
+    quoting: Literal["auto", "none", "csv"] = Field(
+        "auto",
+        description=(
+            "Quotes in CSV/TSV cells. auto: standard CSV quoting for .csv files, none for TSV "
+            "(a cell is exactly the text between two tabs, as `rnn classify` reads a line); "
+            "csv: TSV files whose cells really are quoted; none: CSV files that are not."
+        ),
+    )
     text_column: str = Field("text", description="Column (or JSON key) of the text.")
     label_column: str = Field("label", description="Column (or JSON key) of the label.")
     header: bool = Field(True, description="CSV/TSV files start with a header line.")
@@ -223,6 +231,14 @@ class ClassifyRecipe(Section):
 class ForecastData(Section):
     train: str = Field(description="CSV/TSV of the series (wide, or long with an id column).")
     format: Literal["auto", "csv", "tsv"] = Field("auto", description="auto: by extension.")
+    quoting: Literal["auto", "none", "csv"] = Field(
+        "auto",
+        description=(
+            "Quotes in CSV/TSV cells. auto: standard CSV quoting for .csv files, none for TSV "
+            "(a cell is exactly the text between two tabs); csv: TSV files whose cells really "
+            "are quoted; none: CSV files that are not."
+        ),
+    )
     time_column: str | None = Field(None, description="Column of timestamps; null=detect.")
     target: list[str] | None = Field(
         None, description="Column(s) to forecast; null=the one numeric column."
@@ -351,6 +367,13 @@ class TranslateData(Section):
     split_seed: int = Field(1234, description="Seed of the random valid/test hold-out.")
     source_column: int = Field(0, ge=0, description="TSV column of the source (0-based).")
     target_column: int = Field(1, ge=0, description="TSV column of the target (0-based).")
+    quoting: Literal["none", "csv"] = Field(
+        "none",
+        description=(
+            "Quotes in the TSV. none: a cell is exactly the text between two tabs (as "
+            "`rnn translate` reads a line); csv: cells really are quoted, CSV-style."
+        ),
+    )
     reverse: bool = Field(False, description="Swap the sides (translate target to source).")
     max_words: int | None = Field(
         None, ge=1, description="Drop pairs with a side of more words than this (all splits)."

@@ -1,9 +1,11 @@
-"""Sentence pairs for translation: a TSV (optionally gzip) or two line-aligned files."""
+"""Sentence pairs for translation: a TSV (optionally gzip) or two line-aligned files.
+
+Lines end at "\\n" only and are read in bounded memory (`data.text.iter_lines`).
+"""
 
 from __future__ import annotations
 
 import gzip
-import io
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,29 +13,20 @@ from typing import Any
 
 import numpy as np
 
-from rnncli.data.text import open_input
+from rnncli.data.tables import delimited_rows
+from rnncli.data.text import incremental_decoder, iter_lines, open_input
 from rnncli.errors import DataError
 
 log = logging.getLogger("rnncli")
 
 
-def _lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
-    """(line number, text without line end); .gz files are decompressed as read."""
+def _lines(path: Path, encoding: str) -> Iterator[str]:
+    """Lines without line ends (see `iter_lines`); .gz files are decompressed as read."""
     raw: Any = open_input(path)
     with raw:
         if path.suffix == ".gz":
             raw = gzip.GzipFile(fileobj=raw)
-        try:
-            for number, line in enumerate(io.BufferedReader(raw), start=1):
-                try:
-                    yield number, line.decode(encoding).rstrip("\r\n")
-                except UnicodeDecodeError as exc:
-                    raise DataError(
-                        f"{path} is not valid {encoding} (line {number}, byte {exc.start}): "
-                        "re-encode it or set data.encoding"
-                    ) from None
-        except (OSError, EOFError) as exc:  # a truncated or non-gzip .gz file
-            raise DataError(f"cannot read {path}: {exc}") from None
+        yield from iter_lines(raw, str(path), encoding)
 
 
 def read_pairs(
@@ -42,20 +35,19 @@ def read_pairs(
     target_column: int = 1,
     encoding: str = "utf-8",
     reverse: bool = False,
+    quoting: str = "none",
 ) -> list[tuple[str, str]]:
     """(source, target) pairs of a TSV path or {source: path, target: path}.
 
+    A TSV cell is the text between two tabs (`quoting: csv` reads quoted TSV files).
     Blank lines and pairs with an empty side are skipped (counted in the log); a TSV
     line without the needed columns is an error naming it.
     """
-    try:
-        "".encode(encoding)
-    except LookupError:
-        raise DataError(f"unknown encoding {encoding!r} (data.encoding): try utf-8") from None
+    incremental_decoder(encoding)  # an unknown encoding fails before any file is read
     if isinstance(spec, dict):
         src_path, tgt_path = Path(spec["source"]), Path(spec["target"])
-        src = [line for _, line in _lines(src_path, encoding)]
-        tgt = [line for _, line in _lines(tgt_path, encoding)]
+        src = list(_lines(src_path, encoding))
+        tgt = list(_lines(tgt_path, encoding))
         if len(src) != len(tgt):
             raise DataError(
                 f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}: "
@@ -68,10 +60,9 @@ def read_pairs(
         where = str(path)
         need = max(source_column, target_column) + 1
         pairs = []
-        for number, line in _lines(path, encoding):
-            if not line.strip():
+        for number, cells in delimited_rows(_lines(path, encoding), "\t", quoting, where):
+            if not any(c.strip() for c in cells):
                 continue
-            cells = line.split("\t")
             if len(cells) < need:
                 raise DataError(
                     f"{path}, line {number}: {len(cells)} tab-separated column(s), need {need} "

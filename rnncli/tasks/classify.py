@@ -90,6 +90,7 @@ def read_rows(path: str | Path, data: dict[str, Any]) -> list[tuple[str, str]]:
         data.get("header", True),
         data.get("encoding", "utf-8"),
         data.get("label_separator", "|") if data.get("multi_label") else None,
+        data.get("quoting", "auto"),
     )
     names = data.get("label_names")
     if not names:

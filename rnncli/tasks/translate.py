@@ -144,7 +144,7 @@ def make_batch(enc: Encoded, idx: Iterable[int]) -> tuple[Tensor, Tensor, Tensor
 
 def _read(spec: Any, d: TranslateData) -> list[tuple[str, str]]:
     data = spec.model_dump() if hasattr(spec, "model_dump") else spec
-    return read_pairs(data, d.source_column, d.target_column, d.encoding, d.reverse)
+    return read_pairs(data, d.source_column, d.target_column, d.encoding, d.reverse, d.quoting)
 
 
 def splits(
@@ -457,4 +457,5 @@ def read_eval_pairs(
         int(data.get("target_column", 1)),
         data.get("encoding", "utf-8"),
         bool(data.get("reverse", False)),
+        data.get("quoting", "none"),
     )
