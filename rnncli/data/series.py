@@ -5,15 +5,12 @@ Errors name the file, the line and the value, and say how to fix it.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import difflib
-import io
 import re
 import sys
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -22,9 +19,9 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from rnncli.data.tables import delimited_rows
+from rnncli.data.text import incremental_decoder, iter_lines, open_input
 from rnncli.errors import DataError
-
-csv.field_size_limit(1 << 24)
 
 TIME_NAMES = (
     "date",
@@ -42,7 +39,9 @@ TIME_NAMES = (
 NA_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a"})
 MISSING_MODES = ("error", "interpolate", "ffill")
 DUPLICATE_MODES = ("error", "first", "last", "mean")
-MAX_GRID = 50_000_000
+MAX_GRID = 50_000_000  # steps of one series' grid, whatever its rows (see _grid)
+GRID_FLOOR = 1_000_000  # steps any series may have (8 MB per column)
+GRID_PER_ROW = 100  # steps per observed row allowed above the floor
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _QUARTER_FIRST = re.compile(r"^(\d{4})\s*[-/ ]?\s*[Qq]([1-4])$")
@@ -103,7 +102,7 @@ class _Rows:
 
 
 def read_panel(
-    source: Path | str | IO[str],
+    source: Path | str | IO[str] | IO[bytes],
     *,
     where: str | None = None,
     time_column: str | None = None,
@@ -117,16 +116,22 @@ def read_panel(
     sort: bool = False,
     fmt: str = "auto",
     encoding: str = "utf-8",
+    quoting: str = "auto",
 ) -> Panel:
-    """Read a time-series file (path, "-" for stdin, or an open text stream) into a Panel."""
+    """Read a time-series file (path, "-" for stdin, or an open stream) into a Panel.
+
+    `quoting`: auto reads CSV with standard quotes and TSV without (a cell is the text
+    between two tabs); "csv" or "none" say so for either.
+    """
     if missing not in MISSING_MODES:
         raise DataError(f"unknown data.missing {missing!r}: use one of {', '.join(MISSING_MODES)}")
     if duplicates not in DUPLICATE_MODES:
         raise DataError(
             f"unknown data.duplicates {duplicates!r}: use one of {', '.join(DUPLICATE_MODES)}"
         )
-    text, where = _read_text(source, where, encoding)
-    table = _parse(text, _delimiter(source, fmt), where)
+    delimiter = _delimiter(source, fmt)
+    table = _read_table(source, where, encoding, delimiter, quoting)
+    where = table.where
     past, fut = list(past_covariates), list(future_covariates)
 
     named: list[tuple[str, str]] = [("time", time_column)] if time_column else []
@@ -187,46 +192,27 @@ def read_panel(
     )
 
 
-def _read_text(source: Path | str | IO[str], where: str | None, encoding: str) -> tuple[str, str]:
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise DataError(f"unknown encoding {encoding!r} (data.encoding): try utf-8") from None
+def _read_table(
+    source: Path | str | IO[str] | IO[bytes],
+    where: str | None,
+    encoding: str,
+    delimiter: str,
+    quoting: str,
+) -> _Table:
+    """The cells of a file or stream, streamed line by line (see `iter_lines`)."""
+    incremental_decoder(encoding)  # an unknown encoding fails before anything is read
     if isinstance(source, (str, Path)) and str(source) != "-":
         where = where or str(source)
-        try:
-            raw: bytes | str = Path(source).read_bytes()
-        except FileNotFoundError:
-            raise DataError(f"file not found ({where}): check the path") from None
-        except IsADirectoryError:
-            raise DataError(f"expected a file, got a directory ({where})") from None
-        except PermissionError:
-            raise DataError(f"cannot read {where}: permission denied") from None
-    else:
-        where = where or "stdin"
-        stream = sys.stdin if isinstance(source, (str, Path)) else source
-        try:
-            raw = stream.read()
-        except UnicodeDecodeError as exc:
-            raise DataError(
-                f"{where} is not valid {exc.encoding} (byte {exc.start}): re-encode it as "
-                f"{exc.encoding} or set data.encoding"
-            ) from None
-    if isinstance(raw, bytes):
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise DataError(
-                f"{where} is not valid {encoding} (line {line}, byte {exc.start}): re-encode it "
-                f"as {encoding} or set data.encoding"
-            ) from None
-    else:
-        text = raw
-    return text.removeprefix("\ufeff"), where
+        with open_input(Path(source)) as handle:
+            lines = iter_lines(handle, where, encoding)
+            return _parse(delimited_rows(lines, delimiter, quoting, where), delimiter, where)
+    where = where or "stdin"
+    stream = sys.stdin if isinstance(source, (str, Path)) else source
+    lines = iter_lines(stream, where, encoding)
+    return _parse(delimited_rows(lines, delimiter, quoting, where), delimiter, where)
 
 
-def _delimiter(source: Path | str | IO[str], fmt: str) -> str:
+def _delimiter(source: Path | str | IO[str] | IO[bytes], fmt: str) -> str:
     if fmt == "csv":
         return ","
     if fmt == "tsv":
@@ -238,50 +224,42 @@ def _delimiter(source: Path | str | IO[str], fmt: str) -> str:
     return ","
 
 
-def _parse(text: str, delimiter: str, where: str) -> _Table:
-    """Split the text into cells; blank lines are skipped, quoted cells may hold newlines."""
-    if not text.strip():
-        raise DataError(f"no rows in {where}: the file is empty")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+def _parse(rows: Iterable[tuple[int, list[str]]], delimiter: str, where: str) -> _Table:
+    """Cells by column, stripped (one string per cell); blank lines are skipped."""
     header: list[str] | None = None
-    records: list[list[str]] = []
+    columns: list[list[str]] = []
     lines: list[int] = []
-    start = 1
-    try:
-        for row in reader:
-            line, start = start, reader.line_num + 1
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if header is None:
-                header = [c.strip() or f"Unnamed: {i}" for i, c in enumerate(row)]
-                seen = [c for c, n in Counter(header).items() if n > 1]
-                if seen:
-                    raise DataError(
-                        f"column {seen[0]!r} appears twice in the header ({where}, line {line}): "
-                        "rename one"
-                    )
-                continue
-            if len(row) > len(header) and not any(c.strip() for c in row[len(header) :]):
-                row = row[: len(header)]
-            if len(row) != len(header):
+    for line, row in rows:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if header is None:
+            header = [c.strip() or f"Unnamed: {i}" for i, c in enumerate(row)]
+            seen = [c for c, n in Counter(header).items() if n > 1]
+            if seen:
                 raise DataError(
-                    f"row has {len(row)} fields, the header {len(header)} ({where}, line {line}): "
-                    "check quoting and the delimiter"
+                    f"column {seen[0]!r} appears twice in the header ({where}, line {line}): "
+                    "rename one"
                 )
-            records.append(row)
-            lines.append(line)
-    except csv.Error as exc:
-        raise DataError(f"cannot parse {where} (line {start}): {exc}") from None
-    assert header is not None
-    if not records:
+            columns = [[] for _ in header]
+            continue
+        if len(row) > len(header) and not any(c.strip() for c in row[len(header) :]):
+            row = row[: len(header)]
+        if len(row) != len(header):
+            raise DataError(
+                f"row has {len(row)} fields, the header {len(header)} ({where}, line {line}): "
+                "check quoting (data.quoting) and the delimiter"
+            )
+        for column, value in zip(columns, row, strict=True):
+            column.append(value.strip())
+        lines.append(line)
+    if header is None:
+        raise DataError(f"no rows in {where}: the file is empty")
+    if not lines:
         raise DataError(
             f"no rows in {where}: the file has only a header ({', '.join(header)}); "
             "add data rows below it"
         )
-    cells = {
-        c: np.array([v.strip() for v in column], dtype=object)
-        for c, column in zip(header, zip(*records, strict=True), strict=True)
-    }
+    cells = {c: np.array(column, dtype=object) for c, column in zip(header, columns, strict=True)}
     return _Table(header, cells, np.array(lines, dtype=np.int64), where, delimiter)
 
 
@@ -580,23 +558,36 @@ def _common_offset(times: pd.DatetimeIndex) -> str | None:
     return str(to_offset(delta).freqstr)
 
 
-def _grid(first: pd.Timestamp, last: pd.Timestamp, freq: str, where: str) -> pd.DatetimeIndex:
-    """pd.date_range(first, last, freq), refusing grids too big to hold."""
+def _grid(rows: _Rows, n: int, freq: str, where: str) -> pd.DatetimeIndex:
+    """The `freq` grid over the first `n` stamps of a series, refusing one too big to hold.
+
+    A grid may hold max(GRID_FLOOR, GRID_PER_ROW x rows) steps, and never over MAX_GRID: a
+    1-second step across an 18-month gap (47 million steps for 3 rows) is a wrong frequency
+    or a gap to fill, not data, and is refused before anything that size is allocated.
+    """
+    times = rows.times[:n]
+    first, last = times[0], times[n - 1]
     try:
-        size = (last - first) / pd.Timedelta(to_offset(freq))
-    except (ValueError, TypeError):
-        size = 0.0
-    if size > MAX_GRID:
-        raise DataError(
-            f"frequency {freq!r} gives {int(size) + 1} steps from {_stamp(first)} to "
-            f"{_stamp(last)} in {where}: check data.frequency"
-        )
+        step = pd.Timedelta(to_offset(freq))
+    except (ValueError, TypeError):  # calendar steps (months...): years 1677-2262 bound them
+        step = None
+    if step is not None and step > pd.Timedelta(0):
+        size = int((last - first) // step) + 1
+        bound = min(max(GRID_FLOOR, GRID_PER_ROW * n), MAX_GRID)
+        if size > bound:
+            i = int(np.argmax(np.diff(times.asi8)))
+            raise DataError(
+                f"the {freq!r} grid of {where}{_label(rows.id)} would hold {size:,} steps for "
+                f"{n:,} rows (at most {bound:,}), because of the gap from {_stamp(times[i])} "
+                f"(line {rows.lines[i]}) to {_stamp(times[i + 1])} (line {rows.lines[i + 1]}): "
+                "wrong frequency? set data.frequency, or fill the gap (or split the series)"
+            )
     return pd.date_range(first, last, freq=freq)
 
 
 def _off_grid(rows: _Rows, freq: str, where: str) -> int | None:
     """Index of the first stamp of the series that is not on the grid of `freq`, or None."""
-    inside = np.asarray(rows.times.isin(_grid(rows.times[0], rows.times[-1], freq, where)))
+    inside = np.asarray(rows.times.isin(_grid(rows, len(rows.times), freq, where)))
     bad = np.flatnonzero(~inside)
     return int(bad[0]) if bad.size else None
 
@@ -658,7 +649,7 @@ def _on_grid(
 ) -> Series:
     """Reindex the observed part to the full grid and fill (or refuse) the holes."""
     n = rows.observed
-    grid = _grid(rows.times[0], rows.times[n - 1], freq, where)
+    grid = _grid(rows, n, freq, where)
     at = grid.get_indexer(rows.times[:n])
     names = targets + past + fut
     roles = ["target"] * len(targets) + ["past covariate"] * len(past)

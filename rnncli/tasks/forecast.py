@@ -84,6 +84,7 @@ def read(source: Path | str | IO[str], data: dict[str, Any], where: str | None =
         sort=bool(data.get("sort", False)),
         fmt=data.get("format", "auto"),
         encoding=data.get("encoding", "utf-8"),
+        quoting=data.get("quoting", "auto"),
     )
 
 
