@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from rnncli.errors import CheckpointError, RecipeError
+from rnncli.errors import CheckpointError, DataError, RecipeError
 
 UNK = "<unk>"
+# Hard limits of a learned vocabulary. Vocabularies travel as JSON inside the checkpoint's
+# header (which loading refuses past 100 MB), and every token costs a row of the embedding
+# and output layers: past these limits a recipe wants data.max_size or data.min_freq.
+MAX_VOCAB = 1_000_000  # tokens
+MAX_VOCAB_BYTES = 32 << 20  # bytes of the tokens as stored (JSON, escaped once more)
+VOCAB_HINT = "set data.max_size (e.g. 50000) or raise data.min_freq"
 WORD_PATTERN = r"\n|\w+(?:'\w+)*|[^\w\s]"
 _NO_SPACE_BEFORE = set(".,;:!?)]}'\n")
 _NO_SPACE_AFTER = set("([{\n")
@@ -31,14 +38,35 @@ class Vocab:
 
     @classmethod
     def from_counts(
-        cls, counts: Counter[str], min_freq: int = 1, max_size: int | None = None
+        cls,
+        counts: Counter[str],
+        min_freq: int = 1,
+        max_size: int | None = None,
+        hint: str = VOCAB_HINT,
     ) -> Vocab:
-        """Most frequent first (ties broken by the token), `<unk>` first of all."""
+        """Most frequent first (ties broken by the token), `<unk>` first of all.
+
+        A vocabulary over MAX_VOCAB tokens or MAX_VOCAB_BYTES stored is a DataError that
+        says `hint` (how to make it smaller).
+        """
         kept = [(t, n) for t, n in counts.items() if n >= min_freq and t != UNK]
-        kept.sort(key=lambda tn: (-tn[1], tn[0]))
-        if max_size is not None:
+        if max_size is not None and len(kept) > max_size - 1:
+            kept.sort(key=lambda tn: (-tn[1], tn[0]))
             kept = kept[: max_size - 1]
-        return cls([UNK] + [t for t, _ in kept])
+        if len(kept) + 1 > MAX_VOCAB:
+            raise DataError(
+                f"the vocabulary would hold {len(kept) + 1:,} tokens, more than the limit "
+                f"of {MAX_VOCAB:,}: {hint}"
+            )
+        kept.sort(key=lambda tn: (-tn[1], tn[0]))
+        tokens = [UNK] + [t for t, _ in kept]
+        stored = len(json.dumps(json.dumps(tokens)))
+        if stored > MAX_VOCAB_BYTES:
+            raise DataError(
+                f"the vocabulary's tokens take {stored:,} bytes, more than the limit of "
+                f"{MAX_VOCAB_BYTES:,} (very long tokens?): {hint}"
+            )
+        return cls(tokens)
 
 
 class Tokenizer:
@@ -76,6 +104,11 @@ class Tokenizer:
         lowercase: bool = False,
     ) -> Tokenizer:
         """A subword tokenizer (`bpe` or `unigram`) learned from `texts`."""
+        if vocab_size > MAX_VOCAB:
+            raise DataError(
+                f"a subword vocabulary of {vocab_size:,} is over the limit of {MAX_VOCAB:,}: "
+                "lower the subword vocabulary size"
+            )
         tk = _tokenizers()
         if model == "bpe":
             hf = tk.Tokenizer(tk.models.BPE(unk_token=UNK))
@@ -93,7 +126,13 @@ class Tokenizer:
         hf.decoder = tk.decoders.Metaspace()
         lower = str.lower if lowercase else (lambda t: t)
         hf.train_from_iterator((lower(t) for t in texts), trainer=trainer)
-        return cls("subword", lowercase, subword=hf.to_str())
+        stored = hf.to_str()
+        if len(stored) > MAX_VOCAB_BYTES:
+            raise DataError(
+                f"the trained subword model takes {len(stored):,} bytes, more than the limit "
+                f"of {MAX_VOCAB_BYTES:,}: lower the subword vocabulary size"
+            )
+        return cls("subword", lowercase, subword=stored)
 
     def split(self, text: str) -> list[str]:
         if self.lowercase:

@@ -82,7 +82,8 @@ def _side_data(side: SideText, texts: list[str]) -> dict[str, Any]:
     counts = Counter(t for tokens in tokenizer.split_many(texts) for t in tokens)
     for special in SPECIALS:
         counts.pop(special, None)
-    learned = Vocab.from_counts(counts, side.min_freq, side.max_size and side.max_size - 3)
+    hint = "set data.source/target.max_size (e.g. 50000) or raise their min_freq"
+    learned = Vocab.from_counts(counts, side.min_freq, side.max_size and side.max_size - 3, hint)
     return {"tokenizer": tokenizer.to_json(), "vocab": SPECIALS + learned.tokens[1:]}
 
 
