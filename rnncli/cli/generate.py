@@ -99,5 +99,7 @@ def generate(
             if fmt == "jsonl":
                 out.write(json.dumps({"seed": line, "sample": i, "text": text}) + "\n")
             else:
-                out.write(" ".join(text.splitlines()) + "\n")
+                # one output line per seed line: only \n (and \r\n) end lines, as in input
+                lines = text.replace("\r\n", "\n").removesuffix("\n").split("\n")
+                out.write(" ".join(lines) + "\n")
         out.flush()
