@@ -548,7 +548,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     try:
         value = safe_yaml(raw, f"--set {key.strip()}", "override") if raw.strip() else ""
     except RecipeError as exc:
-        if "too large" in str(exc):
+        if "too large" in str(exc) or "nested" in str(exc):  # refused, not just plain text
             raise
         value = raw
     return [part.strip() for part in key.split(".")], value
