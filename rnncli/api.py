@@ -34,13 +34,14 @@ from rnncli.errors import CheckpointError, DataError, RecipeError, UsageError
 from rnncli.tasks import classify as cls
 from rnncli.tasks import generate as lm
 from rnncli.tasks import get_task
+from rnncli.training import rundir
 from rnncli.training.checkpoint import (
     Checkpoint,
     atomic_write,
     load_checkpoint,
     resolve_model_path,
 )
-from rnncli.training.state_io import append_metrics
+from rnncli.training.state_io import append_metrics, has_test_line
 from rnncli.training.trainer import Callback, Trainer, pick_device
 
 if TYPE_CHECKING:
@@ -61,15 +62,6 @@ def set_threads(threads: int | None) -> None:
 
 
 # --------------------------------------------------------------------------- train
-def unique_run_dir(path: Path) -> Path:
-    """`path` if free (missing or empty), else `path-1`, `path-2`...: never reuse a run."""
-    candidate, n = path, 0
-    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
-        n += 1
-        candidate = path.with_name(f"{path.name}-{n}")
-    return candidate
-
-
 def train(
     recipe: str | Path | None = None,
     overrides: Iterable[str] = (),
@@ -78,17 +70,26 @@ def train(
     callbacks: Iterable[Callback] = (),
     threads: int | None = None,
 ) -> Path:
-    """Train from a recipe (or resume a run) and return the run directory."""
+    """Train from a recipe (or resume a run) and return the run directory.
+
+    A new run gets a directory of its own (`output`, else `output-1`...), locked until
+    the run ends: see training/rundir.py. A stop signal raises `RunInterrupted`.
+    """
     overrides = list(overrides)
     if resume is not None:
         return _resume(Path(resume), overrides, callbacks, threads)
     if recipe is None:
         raise UsageError("give a recipe to train, or --resume RUN")
     spec = load_recipe(recipe, overrides)
-    run_dir = unique_run_dir(Path(output) if output else Path(spec.output))  # type: ignore[attr-defined]
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(run_dir / "recipe.yaml", dump_recipe(spec).encode("utf-8"))
-    return _fit(spec, run_dir, None, callbacks, threads)
+    wanted = Path(output) if output else Path(spec.output)  # type: ignore[attr-defined]
+    with rundir.new_run(wanted) as run_dir:
+        _write(run_dir / "recipe.yaml", dump_recipe(spec).encode("utf-8"), run_dir)
+        return _fit(spec, run_dir, None, callbacks, threads)
+
+
+def _write(path: Path, data: bytes, run_dir: Path) -> None:
+    with rundir.writing(path, run_dir):
+        atomic_write(path, data)
 
 
 def _resume(
@@ -97,12 +98,45 @@ def _resume(
     bad = [o for o in overrides if not o.startswith("training.")]
     if bad:
         raise RecipeError(f"only training.* can change when resuming, not {bad[0]!r}")
-    ckpt = load_checkpoint(run_dir / "last.safetensors", with_train=True)
-    data = apply_overrides(dict(ckpt.meta["recipe"]), overrides)
-    spec = validate_recipe(data, str(run_dir / "recipe.yaml"))
-    if overrides:
-        atomic_write(run_dir / "recipe.yaml", dump_recipe(spec).encode("utf-8"))
-    return _fit(spec, run_dir, ckpt, callbacks, threads)
+    with rundir.existing_run(run_dir):
+        if not (run_dir / "last.safetensors").is_file():
+            raise CheckpointError(
+                f"nothing to resume in {run_dir}: it has no checkpoint (the run stopped "
+                "before its first save): start the run again"
+            )
+        ckpt = load_checkpoint(run_dir / "last.safetensors", with_train=True)
+        data = apply_overrides(dict(ckpt.meta["recipe"]), overrides)
+        spec = validate_recipe(data, str(run_dir / "recipe.yaml"))
+        if not overrides and _complete(spec, ckpt, run_dir):
+            log.info(
+                "%s is already complete (step %s): nothing to resume; "
+                "--set training.max_steps=N (or epochs) trains it further",
+                run_dir,
+                ckpt.meta["training"]["steps"],
+            )
+            return run_dir
+        if overrides:
+            _write(run_dir / "recipe.yaml", dump_recipe(spec).encode("utf-8"), run_dir)
+        return _fit(spec, run_dir, ckpt, callbacks, threads)
+
+
+def _complete(spec: Section, ckpt: Checkpoint, run_dir: Path) -> bool:
+    """Training done and, if there is a test set, its score written."""
+    training = ckpt.meta.get("training") or {}
+    if not training.get("done"):
+        return False
+    test = _test_source(spec, ckpt.meta["task_data"], run_dir)
+    return not test or has_test_line(run_dir / "metrics.jsonl", training["steps"])
+
+
+def _test_source(spec: Section, task_data: dict[str, Any], run_dir: Path) -> Any:
+    """What the finished run is scored on: data.test, or the task's own held-out part."""
+    test = getattr(spec.data, "test", None)  # type: ignore[attr-defined]
+    if spec.task == "forecast" and task_data["sizes"]["test_size"] > 0:  # type: ignore[attr-defined]
+        test = spec.data.train  # type: ignore[attr-defined]  # its last test_size steps
+    if spec.task == "translate" and (run_dir / "test.tsv").is_file():  # type: ignore[attr-defined]
+        test = run_dir / "test.tsv"  # the held-out pairs (data.test or data.test_size)
+    return test
 
 
 def _fit(
@@ -122,14 +156,12 @@ def _fit(
     if ckpt is not None:
         trainer.restore(ckpt)
     state = trainer.fit()
-    test = getattr(spec.data, "test", None)  # type: ignore[attr-defined]
-    if spec.task == "forecast" and plan.meta["sizes"]["test_size"] > 0:  # type: ignore[attr-defined]
-        test = spec.data.train  # type: ignore[attr-defined]  # its last test_size steps
-    if spec.task == "translate" and (run_dir / "test.tsv").is_file():  # type: ignore[attr-defined]
-        test = run_dir / "test.tsv"  # the held-out pairs (data.test or data.test_size)
+    test = _test_source(spec, plan.meta, run_dir)
     if test:
         metrics = evaluate(load(run_dir, task.name, device=cfg.device), test)
-        append_metrics(run_dir / "metrics.jsonl", {"step": state.step, "split": "test", **metrics})
+        with rundir.writing(run_dir / "metrics.jsonl", run_dir):
+            row = {"step": state.step, "split": "test", **metrics}
+            append_metrics(run_dir / "metrics.jsonl", row)
         log.info("test %s: %s", test, summary(metrics))
     return run_dir
 
@@ -408,19 +440,24 @@ def fit_forecaster(
     threads: int | None = None,
     max_minutes: float = 0.75,
 ) -> Path:
-    """Train the built-in forecasting recipe on one CSV (or stdin) into `run_dir`."""
+    """Train the built-in forecasting recipe on one CSV (or stdin); return the run dir.
+
+    The run goes to a new directory, `run_dir` or else `run_dir-1`... (as `train`).
+    """
     if horizon is not None and horizon < 1:
         raise UsageError("--horizon must be >= 1")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if source is None or str(source) == "-":
-        csv_path = run_dir / "input.csv"
-        atomic_write(csv_path, sys.stdin.buffer.read())
-        source = csv_path
-    recipe = default_forecast_recipe(source, horizon, target, time_column, id_column, max_minutes)
-    path = run_dir / "recipe.yaml"
-    atomic_write(path, yaml.safe_dump(recipe, sort_keys=False).encode("utf-8"))
-    spec = load_recipe(path)
-    return _fit(spec, run_dir, None, callbacks, threads)
+    with rundir.new_run(run_dir) as run_dir:
+        if source is None or str(source) == "-":
+            csv_path = run_dir / "input.csv"
+            _write(csv_path, sys.stdin.buffer.read(), run_dir)
+            source = csv_path
+        recipe = default_forecast_recipe(
+            source, horizon, target, time_column, id_column, max_minutes
+        )
+        path = run_dir / "recipe.yaml"
+        _write(path, yaml.safe_dump(recipe, sort_keys=False).encode("utf-8"), run_dir)
+        spec = load_recipe(path)
+        return _fit(spec, run_dir, None, callbacks, threads)
 
 
 # ----------------------------------------------------------------------- translate

@@ -36,6 +36,27 @@ class UsageError(RnnCliError):
     exit_code = 2
 
 
+class RunInterrupted(RnnCliError):
+    """A stop signal ended a run; the message says what was saved. Exit 128 + signal."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class Stopped(BaseException):
+    """SIGINT/SIGTERM turned into an exception by the CLI, so `finally` blocks clean up.
+
+    A BaseException, so `except Exception` in library code cannot swallow it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
 def excerpt(value: object, limit: int = 60) -> str:
     """A bounded `repr` of a value for an error message (at most `limit` characters).
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -56,6 +57,7 @@ def forecast(
 ) -> None:
     """Forecast the next values of every series in a CSV; CSV (or JSON) on stdout."""
     from rnncli import api
+    from rnncli.errors import RunInterrupted
 
     check_format(fmt, ("csv", "json"))
     if plot is not None:
@@ -72,15 +74,26 @@ def forecast(
         setup_logging(quiet)
         source = None if file is None or str(file) == "-" else file
         with tempfile.TemporaryDirectory(prefix="rnn-forecast-") as tmp:
-            run_dir = save_model or Path(tmp) / "run"
-            if save_model is not None:
-                run_dir = api.unique_run_dir(save_model)
             note("no --model given: fitting the built-in forecast recipe to this data", quiet)
             progress = Progress(quiet, unit="windows", every=50)
             try:
-                api.fit_forecaster(
-                    source, horizon, run_dir, callbacks=[progress], threads=threads, **columns
+                run_dir = api.fit_forecaster(
+                    source,
+                    horizon,
+                    save_model or Path(tmp) / "run",
+                    callbacks=[progress],
+                    threads=threads,
+                    **columns,
                 )
+            except RunInterrupted as exc:
+                if save_model is not None:
+                    raise  # a kept run: its message says how to resume it
+                raise RunInterrupted(
+                    f"interrupted by {signal.Signals(exc.signum).name} while fitting a "
+                    "forecast model (a temporary one, already removed: nothing to resume): "
+                    "run it again; --save-model DIR keeps a fit that can be resumed",
+                    exc.signum,
+                ) from None
             finally:
                 progress.close()
             loaded = api.load(run_dir, "forecast", device=device, threads=threads)

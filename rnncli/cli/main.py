@@ -3,17 +3,24 @@
 Only cli/ imports typer or rich. Commands import `rnncli.api` (and so torch) inside
 their functions, so `rnn --help` and `rnn recipe ...` start fast. Every RnnCliError
 becomes one line on stderr, `error: ...`, in `run()` below: the one error path.
+
+SIGINT and SIGTERM raise `Stopped` (a BaseException), so every `finally` on the way
+out runs (temporary files removed, run directory unlocked); they exit 130 and 143.
+The Trainer catches them itself between steps, to finish the step and save first.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 import sys
+from typing import Any
 
 import typer
 
 from rnncli.cli import classify, evaluate, forecast, generate, info, recipe, train, translate
-from rnncli.errors import RnnCliError
+from rnncli.errors import RnnCliError, Stopped
 
 app = typer.Typer(
     name="rnn",
@@ -48,11 +55,59 @@ def _debug() -> bool:
     return os.environ.get("RNNCLI_DEBUG", "") not in ("", "0") or "--debug" in sys.argv
 
 
+_stopping = False
+
+
+def _on_stop_signal(signum: int, frame: Any) -> None:
+    """Raise `Stopped` once; later signals are ignored while the process unwinds."""
+    global _stopping
+    if _stopping:
+        return
+    _stopping = True
+    raise Stopped(signum)
+
+
+def _install_signal_handlers() -> None:
+    global _stopping
+    _stopping = False
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_stop_signal)
+
+
+def _command() -> str:
+    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    return f"rnn {words[0]}" if words else "rnn"
+
+
+def _out_of_memory(exc: BaseException) -> str | None:
+    """A one-line out-of-memory message for torch's CPU/CUDA allocation errors, or None."""
+    text = str(exc)
+    if not (
+        isinstance(exc, MemoryError)
+        or type(exc).__name__ == "OutOfMemoryError"  # torch.OutOfMemoryError (CUDA)
+        or "can't allocate memory" in text  # the CPU allocator's RuntimeError
+        or "out of memory" in text.lower()
+    ):
+        return None
+    found = re.search(r"tried to allocate ([\d.]+) ?(bytes|[KMGT]i?B)", text, re.IGNORECASE)
+    if found is None:
+        where = "torch" if isinstance(exc, RuntimeError) else "python"
+    elif found.group(2) == "bytes":
+        where = f"tried to allocate {int(float(found.group(1))) / 2**30:.1f} GiB"
+    else:
+        where = f"tried to allocate {found.group(1)} {found.group(2)}"
+    return (
+        f"out of memory ({where}): use a smaller batch (--batch-size, training.batch_size), "
+        "fewer samples (--num-samples) or a smaller model"
+    )
+
+
 def run() -> None:
     """Entry point: run the app; map errors to one line; stay quiet on a closed pipe."""
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
         os.environ["RNNCLI_DEBUG"] = "1"
+    _install_signal_handlers()
     try:
         try:
             app()
@@ -74,12 +129,12 @@ def run() -> None:
             _silence_stdout()
             sys.exit(0)
         raise
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except MemoryError:
-        print("error: out of memory: use a smaller batch size or model", file=sys.stderr)
-        sys.exit(1)
+    except (Stopped, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Stopped) else int(signal.SIGINT)
+        _close_stdout_quietly()
+        name = signal.Signals(signum).name
+        print(f"error: interrupted by {name} ({_command()}): nothing was saved", file=sys.stderr)
+        sys.exit(128 + signum)
     except OSError as exc:
         if _debug():
             raise
@@ -89,6 +144,11 @@ def run() -> None:
     except Exception as exc:
         if _debug():
             raise
+        oom = _out_of_memory(exc)
+        if oom is not None:
+            _close_stdout_quietly()
+            print(f"error: {oom}", file=sys.stderr)
+            sys.exit(1)
         print(
             f"error: internal error: {type(exc).__name__}: {exc} "
             "(rerun with --debug for the traceback, and please report it)",

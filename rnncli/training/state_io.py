@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from rnncli.training.checkpoint import atomic_write
 
 
 def dump_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, Any], dict[str, Tensor]]:
@@ -80,15 +83,35 @@ def append_metrics(path: Path, metrics: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def truncate_metrics(path: Path, step: int) -> None:
-    """Drop lines written after the checkpoint a run resumes from (they will be redone)."""
-    if not path.exists():
-        return
-    kept = []
+def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            if json.loads(line).get("step", 0) <= step:
-                kept.append(line)
+            row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by a kill
-    path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+        if isinstance(row, dict):
+            yield line, row
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Keep the evaluations up to the checkpoint a run resumes from; the rest is redone.
+
+    The test line goes too: a resumed run scores the test set again at its end, so a
+    run has one test line, its final model's. The file is replaced atomically: a kill
+    at this moment leaves the old history, never a truncated one.
+    """
+    if not path.exists():
+        return
+    kept = [
+        line
+        for line, row in _rows(path)
+        if row.get("step", 0) <= step and row.get("split") != "test"
+    ]
+    atomic_write(path, "".join(k + "\n" for k in kept).encode("utf-8"))
+
+
+def has_test_line(path: Path, step: int) -> bool:
+    """Whether the test set was scored for the model of `step`."""
+    if not path.exists():
+        return False
+    return any(row.get("split") == "test" and row.get("step") == step for _, row in _rows(path))

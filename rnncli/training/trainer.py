@@ -22,9 +22,10 @@ import torch
 from torch import Tensor, nn
 
 from rnncli.config import TrainingSection
-from rnncli.errors import TrainingError, UsageError
+from rnncli.errors import RunInterrupted, Stopped, TrainingError, UsageError
 from rnncli.training import state_io
 from rnncli.training.checkpoint import Checkpoint, package_versions, save_checkpoint
+from rnncli.training.rundir import writing
 from rnncli.training.schedules import Plateau, lr_at
 
 log = logging.getLogger("rnncli")
@@ -93,12 +94,18 @@ def to_device(obj: Any, device: torch.device) -> Any:
 
 
 @contextmanager
-def _stop_on_signals() -> Iterator[dict[str, bool]]:
-    """Turn SIGINT/SIGTERM into a flag checked between steps, so a stop saves cleanly."""
-    flag = {"stop": False}
+def _stop_on_signals() -> Iterator[dict[str, int]]:
+    """Turn SIGINT/SIGTERM into a flag checked between steps, so a stop saves cleanly.
+
+    `flag["signum"]` is the signal (0: none). A second signal does not wait for the
+    step: it raises `Stopped` at once (checkpoint writes are atomic, so that is safe).
+    """
+    flag = {"signum": 0}
 
     def handler(signum: int, frame: object) -> None:
-        flag["stop"] = True
+        if flag["signum"]:
+            raise Stopped(signum)
+        flag["signum"] = signum
 
     try:
         old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -212,7 +219,7 @@ class Trainer:
                             cb.on_log(s, avg, lr, rate)
                         window_start, window_units = now, 0
                         loss_sum, loss_n = torch.zeros((), device=self.device), 0
-                    s.stop_reason = self._limit_reached(flag["stop"])
+                    s.stop_reason = self._limit_reached(bool(flag["signum"]))
                     if cfg.eval_every and s.step % cfg.eval_every == 0:
                         self._evaluate_and_save()
                     elif s.step % cfg.checkpoint_every == 0 or s.stop_reason:
@@ -224,10 +231,12 @@ class Trainer:
                     s.epoch, s.batch, self.carry = s.epoch + 1, 0, None
                     if not cfg.eval_every:
                         self._evaluate_and_save()
-        if flag["stop"]:
-            raise TrainingError(
-                f"training interrupted at step {s.step} (saved): "
-                f"resume with rnn train --resume {self.run_dir}"
+        if flag["signum"]:
+            name = signal.Signals(flag["signum"]).name
+            raise RunInterrupted(
+                f"training interrupted by {name} at step {s.step} (saved in {self.run_dir}): "
+                f"resume with rnn train --resume {self.run_dir}",
+                flag["signum"],
             )
         if s.metrics.get("step") != s.step:
             self._evaluate_and_save()
@@ -278,6 +287,8 @@ class Trainer:
             return "max_steps"
         if c.max_minutes and s.seconds >= c.max_minutes * 60:
             return "max_minutes"
+        if c.patience and s.bad_evals >= c.patience:  # a resumed run that had stopped early
+            return "early_stopping"
         return None
 
     def _check_finite(self, value: float) -> None:
@@ -326,7 +337,8 @@ class Trainer:
         else:  # nothing held out to choose by: the latest evaluation is the one to use
             s.best_step = s.step
             self._save("best.safetensors", with_train=False)
-        state_io.append_metrics(self.run_dir / "metrics.jsonl", metrics)
+        with writing(self.run_dir / "metrics.jsonl", self.run_dir):
+            state_io.append_metrics(self.run_dir / "metrics.jsonl", metrics)
         for cb in self.callbacks:
             cb.on_eval(s, metrics)
         self._save_last()
@@ -361,4 +373,7 @@ class Trainer:
             train = {**optim_tensors, **carry_tensors, **state_io.get_rng()}
             meta["trainer"] = {"state": asdict(s), "optimizer": optim_meta, "carry": carry_kind}
         model_state = self.model.state_dict()
-        save_checkpoint(self.run_dir / name, Checkpoint(meta=meta, model=model_state, train=train))
+        with writing(self.run_dir / name, self.run_dir):
+            save_checkpoint(
+                self.run_dir / name, Checkpoint(meta=meta, model=model_state, train=train)
+            )
