@@ -34,6 +34,7 @@ from rnncli.errors import CheckpointError, DataError, RecipeError, UsageError
 from rnncli.tasks import classify as cls
 from rnncli.tasks import generate as lm
 from rnncli.tasks import get_task
+from rnncli.tasks.task_data import check_checkpoint
 from rnncli.training import rundir
 from rnncli.training.checkpoint import (
     Checkpoint,
@@ -98,13 +99,14 @@ def _resume(
     bad = [o for o in overrides if not o.startswith("training.")]
     if bad:
         raise RecipeError(f"only training.* can change when resuming, not {bad[0]!r}")
+    if not (run_dir / "last.safetensors").is_file():  # before locking: no .lock elsewhere
+        raise CheckpointError(
+            f"nothing to resume in {run_dir}: it has no last.safetensors (not a run "
+            "directory, or a run stopped before its first save): start the run again"
+        )
     with rundir.existing_run(run_dir):
-        if not (run_dir / "last.safetensors").is_file():
-            raise CheckpointError(
-                f"nothing to resume in {run_dir}: it has no checkpoint (the run stopped "
-                "before its first save): start the run again"
-            )
         ckpt = load_checkpoint(run_dir / "last.safetensors", with_train=True)
+        check_checkpoint(ckpt)
         data = apply_overrides(dict(ckpt.meta["recipe"]), overrides)
         spec = validate_recipe(data, str(run_dir / "recipe.yaml"))
         if not overrides and _complete(spec, ckpt, run_dir):
@@ -213,7 +215,7 @@ def load(
     path = builtin_path(task or "generate") if model is None else resolve_model_path(Path(model))
     ckpt = load_checkpoint(path, task=task)
     task = ckpt.task
-    recipe = validate_recipe(dict(ckpt.meta["recipe"]), str(path))
+    recipe = check_checkpoint(ckpt)
     net = get_task(task).build_model(recipe.model, ckpt.meta["task_data"])  # type: ignore[attr-defined]
     try:
         net.load_state_dict(ckpt.model)
@@ -543,6 +545,7 @@ def info(model: str | Path | None, task: str | None = None) -> dict[str, Any]:
     """What a run is: task, architecture, size, data, training time and metrics."""
     path = builtin_path(task or "generate") if model is None else resolve_model_path(Path(model))
     ckpt = load_checkpoint(path)
+    check_checkpoint(ckpt)
     meta = ckpt.meta
     recipe = meta["recipe"]
     task_data = meta["task_data"]
