@@ -1,32 +1,69 @@
 """Turn a run's best checkpoint into a built-in model: weights stored as float16.
 
     python benchmarks/ship_builtin.py runs/sentiment-final rnncli/pretrained/classify.safetensors
+    python benchmarks/ship_builtin.py --upgrade rnncli/pretrained/*.safetensors
 
 Halving the bytes keeps a word-level model with a 15k vocabulary near 4 MB; loading
 casts the weights back to float32 (load_state_dict copies across dtypes). The tool
 prints the size and checks the shipped file loads and predicts like the original
 (largest probability difference on the run's validation texts is printed).
+
+`--upgrade` rewrites shipped files in place in the current checkpoint format (after a
+format change): the metadata is carried over, and the tensor bytes are checked to be
+byte-identical before a file is replaced.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import struct
 from pathlib import Path
 
 from rnncli import api
 from rnncli.training.checkpoint import (
+    FORMAT_VERSION,
     Checkpoint,
+    atomic_write,
+    encode,
     load_checkpoint,
     resolve_model_path,
     save_checkpoint,
 )
 
 
+def tensor_bytes(data: bytes | bytearray) -> bytes:
+    """The bytes after a safetensors header (the tensors)."""
+    (size,) = struct.unpack("<Q", data[:8])
+    return bytes(data[8 + size :])
+
+
+def upgrade(path: Path) -> None:
+    old = path.read_bytes()
+    (size,) = struct.unpack("<Q", old[:8])
+    was = json.loads(json.loads(old[8 : 8 + size])["__metadata__"]["rnncli"])["format_version"]
+    ckpt = load_checkpoint(path)
+    new = encode(ckpt, path)
+    if tensor_bytes(new) != tensor_bytes(old):
+        raise SystemExit(f"{path}: the tensor bytes would change; not rewritten")
+    atomic_write(path, new)
+    again = load_checkpoint(path)
+    assert again.meta["format_version"] == FORMAT_VERSION
+    print(f"{path}: format {was} -> {FORMAT_VERSION}, tensor bytes identical")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
-    parser.add_argument("dest", type=Path)
+    parser.add_argument("paths", type=Path, nargs="+", help="RUN DEST, or files to --upgrade")
+    parser.add_argument("--upgrade", action="store_true", help="re-encode shipped files")
     args = parser.parse_args()
+    if args.upgrade:
+        for path in args.paths:
+            upgrade(path)
+        return
+    if len(args.paths) != 2:
+        parser.error("give a run and the destination file")
+    args.run, args.dest = args.paths
     source = resolve_model_path(args.run)
     ckpt = load_checkpoint(source)
     halves: dict[int, object] = {}  # tied weights stay one tensor (stored once)
