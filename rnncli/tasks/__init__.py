@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from torch import nn
 
 from rnncli.errors import CheckpointError
 from rnncli.training.trainer import TrainPlan
 
+if TYPE_CHECKING:
+    from rnncli.tasks.task_data import StoredData
+
 
 class Task(Protocol):
     """What the API needs of a task module."""
 
     name: str
+    TaskData: type[StoredData]  # the schema of its `task_data`, checked on load
 
     def prepare(self, recipe: Any, run_dir: Path, task_data: dict[str, Any] | None) -> TrainPlan:
         """Data, model, loss and evaluation for training (task_data given when resuming)."""

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor, nn
 
 from rnncli.config import ClassifyData, ClassifyModel, ClassifyRecipe
@@ -25,11 +26,29 @@ from rnncli.data.vocab import Tokenizer, Vocab
 from rnncli.errors import DataError
 from rnncli.models.builders import build_classifier
 from rnncli.models.classifier import Classifier
+from rnncli.tasks.task_data import StoredData, TokenizerData, Unique, Vocabulary
+from rnncli.training.checkpoint import check_header_room
 from rnncli.training.metrics import classification_metrics, multilabel_metrics
 from rnncli.training.trainer import TrainPlan
 
 log = logging.getLogger("rnncli")
 name = "classify"
+
+
+class TaskData(StoredData):
+    """`task_data` of a classifier checkpoint (checked on load, before the Codec)."""
+
+    vocab: Vocabulary
+    tokenizer: TokenizerData
+    labels: Unique = Field(min_length=1)
+    max_length: int | None = Field(None, ge=1)
+    multi_label: bool = False
+    label_separator: str = Field("|", min_length=1)
+    train_rows: int | None = Field(None, ge=0)
+
+    def weight_rows(self) -> dict[str, tuple[str, int]]:
+        labels = ("labels", len(self.labels))
+        return {"embedding.weight": ("vocab", len(self.vocab)), "head.weight": labels}
 
 
 class Codec:
@@ -166,6 +185,7 @@ def prepare(recipe: ClassifyRecipe, run_dir: Path, task_data: dict[str, Any] | N
     fresh = task_data is None
     if task_data is None:
         task_data = make_task_data(d, train_rows)
+        check_header_room(task_data, run_dir)
     codec = Codec(task_data)
     train_x, train_y = encode_rows(codec, train_rows, d.train)
     valid_x, valid_y = encode_rows(codec, valid_rows, d.valid or d.train)

@@ -16,16 +16,19 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from pandas.tseries.frequencies import to_offset
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from torch import Tensor, nn
 
 from rnncli.config import ForecastModel, ForecastRecipe
 from rnncli.data.series import (
+    SCALINGS,
     Panel,
     Scaler,
     Series,
@@ -36,9 +39,11 @@ from rnncli.data.series import (
     season_length,
     window_origins,
 )
-from rnncli.errors import DataError, UsageError
+from rnncli.errors import DataError, UsageError, excerpt
 from rnncli.models.builders import build_forecaster
 from rnncli.models.forecaster import Forecaster, point_index
+from rnncli.tasks.task_data import StoredData, Unique
+from rnncli.training.checkpoint import check_header_room
 from rnncli.training.metrics import (
     forecast_metrics,
     mase_scale,
@@ -86,6 +91,73 @@ def read(source: Path | str | IO[str], data: dict[str, Any], where: str | None =
         encoding=data.get("encoding", "utf-8"),
         quoting=data.get("quoting", "auto"),
     )
+
+
+# ----------------------------------------------------- stored data (checkpoint)
+class ScalerData(StoredData):
+    """`Scaler.to_json()`: per-column offset and (positive) scale, fitted or not."""
+
+    kind: Literal[SCALINGS]  # type: ignore[valid-type]
+    log: bool
+    offset: list[float] | None = None
+    scale: list[Annotated[float, Field(gt=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _columns(self) -> ScalerData:
+        offset, scale = self.offset, self.scale
+        if (offset is None) != (scale is None) or len(offset or []) != len(scale or []):
+            raise ValueError("offset and scale: one number per column each")
+        return self
+
+
+class SizesData(StoredData):
+    lookback: int = Field(ge=1)
+    horizon: int = Field(ge=1)
+    season: int = Field(ge=1)
+    valid_size: int = Field(ge=0)
+    test_size: int = Field(ge=0)
+
+
+class TaskData(StoredData):
+    """`task_data` of a forecaster checkpoint (checked on load, before the Codec)."""
+
+    freq: str
+    time_column: str | None
+    id_column: str | None = None
+    targets: Unique = Field(min_length=1)
+    past_covariates: Unique = Field(default_factory=list)
+    future_covariates: Unique = Field(default_factory=list)
+    calendar: bool = False
+    scaling: Literal[SCALINGS]  # type: ignore[valid-type]
+    log_transform: bool = False
+    sizes: SizesData
+    quantiles: Annotated[list[float], AfterValidator(ForecastModel._quantiles)] | None = None
+    backtest_stride: int = Field(1, ge=1)
+    # series id -> [target scaler, covariate scaler (identity of 1 column when none)]
+    scalers: dict[str, Annotated[list[ScalerData], Field(min_length=2, max_length=2)]]
+    train_windows: int | None = Field(None, ge=0)
+    series: int | None = Field(None, ge=0)
+
+    @field_validator("freq")
+    @classmethod
+    def _freq(cls, value: str) -> str:
+        try:
+            to_offset(value)
+        except ValueError:
+            raise ValueError("not a pandas frequency") from None
+        return value
+
+    @model_validator(mode="after")
+    def _scaler_columns(self) -> TaskData:
+        covariates = len(self.past_covariates) + len(self.future_covariates) or 1
+        for sid, (targets, covs) in self.scalers.items():
+            for scaler, n in ((targets, len(self.targets)), (covs, covariates)):
+                if scaler.offset is not None and len(scaler.offset) != n:
+                    raise ValueError(
+                        f"scalers.{excerpt(sid)}: a scaler of {len(scaler.offset)} columns, "
+                        f"not {n} (targets, then covariates)"
+                    )
+        return self
 
 
 @dataclass
@@ -267,6 +339,7 @@ def prepare(recipe: ForecastRecipe, run_dir: Path, task_data: dict[str, Any] | N
             valid_start, _ = split_bounds(len(series.times), sizes)
             pair = fit_scalers(task_data, series, valid_start)
             task_data["scalers"][series.id] = [pair[0].to_json(), pair[1].to_json()]
+        check_header_room(task_data, run_dir, "train on fewer series at a time")
     codec = Codec(task_data)
     scalers = {s.id: codec.scalers(s) for s in panel.series}
     train = collect(codec, panel, "train", scalers)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor, nn
 
 from rnncli import decoding
@@ -28,10 +29,25 @@ from rnncli.errors import DataError, UsageError
 from rnncli.models.builders import build_language_model
 from rnncli.models.language_model import LanguageModel
 from rnncli.models.recurrent import detach_state
+from rnncli.tasks.task_data import StoredData, TokenizerData, Vocabulary
+from rnncli.training.checkpoint import check_header_room
 from rnncli.training.trainer import TrainPlan
 
 log = logging.getLogger("rnncli")
 name = "generate"
+
+
+class TaskData(StoredData):
+    """`task_data` of a language model checkpoint (checked on load, before the Codec)."""
+
+    vocab: Vocabulary
+    tokenizer: TokenizerData
+    train_tokens: int | None = Field(None, ge=0)
+    valid_tokens: int | None = Field(None, ge=0)
+
+    def weight_rows(self) -> dict[str, tuple[str, int]]:
+        n = len(self.vocab)
+        return {"embedding.weight": ("vocab", n), "head.weight": ("vocab", n)}
 
 
 class Codec:
@@ -73,6 +89,7 @@ def prepare(recipe: GenerateRecipe, run_dir: Path, task_data: dict[str, Any] | N
             raise DataError(f"no text in {train_path}: the training file is empty")
         vocab = Vocab.from_counts(counts, d.min_freq, d.max_size)
         task_data = {"vocab": vocab.tokens, "tokenizer": tokenizer.to_json()}
+        check_header_room(task_data, run_dir)
     codec = Codec(task_data)
     ids = encode_file(train_path, codec.encoder, run_dir / "cache" / "train.ids", d.encoding)
     if d.valid:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from rnncli.config import SideText, TranslateData, TranslateModel, TranslateRecipe
@@ -30,7 +31,8 @@ from rnncli.decoding import Hypothesis, beam_search, greedy_search
 from rnncli.errors import DataError, UsageError
 from rnncli.models.builders import build_seq2seq
 from rnncli.models.seq2seq import Seq2Seq
-from rnncli.training.checkpoint import atomic_write
+from rnncli.tasks.task_data import StoredData, TokenizerData, Vocabulary
+from rnncli.training.checkpoint import atomic_write, check_header_room
 from rnncli.training.metrics import bleu_chrf
 from rnncli.training.trainer import TrainPlan
 
@@ -42,6 +44,43 @@ UNK_ID, PAD_ID, BOS_ID, EOS_ID = range(4)
 
 
 # ------------------------------------------------------------------- codec
+class SideData(StoredData):
+    tokenizer: TokenizerData
+    vocab: Vocabulary
+
+    @model_validator(mode="after")
+    def _specials(self) -> SideData:
+        if self.vocab[:4] != SPECIALS:
+            raise ValueError(f"vocab: a translation vocabulary starts with {' '.join(SPECIALS)}")
+        return self
+
+
+class TaskData(StoredData):
+    """`task_data` of a translation checkpoint (checked on load, before the Codec)."""
+
+    source: SideData
+    target: SideData | None = None  # None when both sides share one vocabulary (joint)
+    joint: bool = False
+    max_length: int = Field(ge=1)
+    length_ratio: float = Field(2.0, gt=0)
+    train_pairs: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _sides(self) -> TaskData:
+        if (self.target is None) != self.joint:
+            raise ValueError("target: given exactly when the vocabulary is not joint")
+        return self
+
+    def weight_rows(self) -> dict[str, tuple[str, int]]:
+        source = ("source.vocab", len(self.source.vocab))
+        target = source if self.target is None else ("target.vocab", len(self.target.vocab))
+        return {
+            "source_embedding.weight": source,
+            "target_embedding.weight": target,
+            "head.weight": target,
+        }
+
+
 class Side:
     """Tokenizer and vocabulary of one side."""
 
@@ -184,6 +223,8 @@ def prepare(recipe: TranslateRecipe, run_dir: Path, task_data: dict[str, Any] | 
     fresh = task_data is None
     if task_data is None:
         task_data = make_task_data(d, train)
+        hint = "set data.source/target.max_size (e.g. 50000) or raise their min_freq"
+        check_header_room(task_data, run_dir, hint)
     codec = Codec(task_data)
     enc = encode_pairs(codec, train, d.max_length)
     if not enc.source:
