@@ -523,3 +523,40 @@ def test_truncating_metrics_is_atomic(tmp_path: Path, monkeypatch) -> None:
     state_io.truncate_metrics(path, 12)
     assert [json.loads(line) for line in path.read_text().splitlines()] == rows[:2]
     assert not state_io.has_test_line(path, 12)
+
+
+class _SignalAt:
+    """Callback: send this process `signals` at the first progress log (inside the loop)."""
+
+    def __init__(self, *signals: int) -> None:
+        self.signals = signals
+
+    def on_start(self, state, total): ...
+    def on_eval(self, state, metrics): ...
+    def on_end(self, state): ...
+
+    def on_log(self, state, loss, lr, rate):
+        for sig in self.signals:
+            os.kill(os.getpid(), sig)
+        self.signals = ()
+
+
+@pytest.mark.parametrize(
+    ("signals", "code", "said"),
+    [
+        ((signal.SIGTERM,), 143, "training interrupted by SIGTERM at step 10"),
+        ((signal.SIGINT, signal.SIGINT), 130, "interrupted by SIGINT (.* step 8)"),
+    ],
+)
+def test_the_trainer_stops_cleanly_on_a_signal(recipe, tmp_path, signals, code, said) -> None:
+    """One signal: the step ends, then a save; a second one does not wait for the step."""
+    from rnncli.errors import RunInterrupted
+
+    with pytest.raises(RunInterrupted, match=said) as caught:
+        api.train(recipe, output=tmp_path / "run", callbacks=[_SignalAt(*signals)])
+    assert caught.value.exit_code == code and "--resume" in str(caught.value)
+    assert temp_files(tmp_path / "run") == []
+    api.load(tmp_path / "run")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    api.train(resume=tmp_path / "run")
+    assert load_checkpoint(tmp_path / "run" / "last.safetensors").meta["training"]["done"]
