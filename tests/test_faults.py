@@ -560,3 +560,15 @@ def test_the_trainer_stops_cleanly_on_a_signal(recipe, tmp_path, signals, code, 
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
     api.train(resume=tmp_path / "run")
     assert load_checkpoint(tmp_path / "run" / "last.safetensors").meta["training"]["done"]
+
+
+def test_disk_full_while_preparing_data(recipe: Path, tmp_path: Path) -> None:
+    def small_disk() -> None:  # room for the recipe, not for the encoded corpus
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    run = tmp_path / "run"
+    line = spawn(tmp_path, "train", str(recipe), "-o", str(run), setup=small_disk).error_line(1)
+    assert line.startswith(f"error: cannot write in the run directory ({run}): File too large")
+    assert "nothing was saved" in line and "--resume" not in line
+    assert not run.exists()

@@ -14,6 +14,7 @@ Stop signals become `RunInterrupted`, whose message says what is saved on disk.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -31,6 +32,7 @@ log = logging.getLogger("rnncli")
 LOCK_NAME = ".lock"
 TEMP_PATTERNS = ("*.tmp", "cache/*.tmp")  # atomic writes' temp files, cache encodings
 MAX_SUFFIX = 10_000
+WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
 
 
 class RunDir:
@@ -220,7 +222,8 @@ def write_error(exc: OSError, target: Path, run_dir: Path) -> TrainingError:
             f"the checkpoint of step {saved.get('steps')} is kept; free some space or fix the "
             f"permissions, then rnn train --resume {run_dir}"
         )
-    return TrainingError(f"cannot write {target.name} ({target}): {exc.strerror or exc}; {then}")
+    what = "in the run directory" if target == run_dir else target.name
+    return TrainingError(f"cannot write {what} ({target}): {exc.strerror or exc}; {then}")
 
 
 @contextmanager
@@ -248,6 +251,9 @@ def hold(run: RunDir) -> Iterator[Path]:
         if isinstance(exc, (KeyboardInterrupt, Stopped)):
             signum = exc.signum if isinstance(exc, Stopped) else int(signal.SIGINT)
             raise interrupted(run.path, signum, discarded=nothing) from None
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:  # e.g. the data cache
+            target = Path(exc.filename) if exc.filename else run.path
+            raise write_error(exc, target, run.path) from None
         raise
     finally:
         run.release()

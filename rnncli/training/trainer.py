@@ -180,7 +180,8 @@ class Trainer:
         state_io.set_rng(ckpt.train)
         self.state = TrainerState(**trainer["state"])
         self.state.done, self.state.stop_reason = False, None
-        state_io.truncate_metrics(self.run_dir / "metrics.jsonl", self.state.step)
+        with writing(self.run_dir / "metrics.jsonl", self.run_dir):
+            state_io.truncate_metrics(self.run_dir / "metrics.jsonl", self.state.step)
         self.plateau = Plateau(**self.state.plateau) if self.state.plateau else self.plateau
         self.train_sum = torch.tensor(self.state.train_loss_sum, device=self.device)
 
