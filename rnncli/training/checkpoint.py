@@ -19,6 +19,7 @@ import logging
 import os
 import platform
 import re
+import stat
 import struct
 import tempfile
 from dataclasses import dataclass, field
@@ -151,13 +152,13 @@ def check_header_room(data: Any, where: str | Path, hint: str = HEADER_HINT) -> 
     """
     stored = len(json.dumps(json.dumps(data)))
     if stored > MAX_HEADER - (4 << 20):
-        raise _too_big(stored, where, hint)
+        raise _too_big(stored, MAX_HEADER - (4 << 20), where, hint)
 
 
-def _too_big(size: int, where: str | Path, hint: str) -> CheckpointError:
+def _too_big(size: int, limit: int, where: str | Path, hint: str) -> CheckpointError:
     return CheckpointError(
         f"the checkpoint header would take {size:,} bytes, more than the limit of "
-        f"{MAX_HEADER - (4 << 20):,} ({where}): {hint}"
+        f"{limit:,} ({where}): {hint}"
     )
 
 
@@ -185,13 +186,13 @@ def encode(ckpt: Checkpoint, where: str | Path = "<memory>") -> bytearray:
         meta["aliases"] = aliases
     meta["sha256"] = _ZEROS  # the last key: _TENSOR_DIGEST_AT relies on it
     text = json.dumps(meta)
-    estimate = len(json.dumps(text)) + 200 * len(tensors)
-    if estimate > MAX_HEADER:
-        raise _too_big(estimate, where, HEADER_HINT)
+    stored = len(json.dumps(text))  # a lower bound: refused before building the file
+    if stored > MAX_HEADER:
+        raise _too_big(stored, MAX_HEADER, where, HEADER_HINT)
     data = bytearray(st_save(tensors, metadata={META_KEY: text, DIGEST_KEY: _ZEROS}))
     (size,) = struct.unpack("<Q", data[:8])
     if size > MAX_HEADER:
-        raise _too_big(size, where, HEADER_HINT)
+        raise _too_big(size, MAX_HEADER, where, HEADER_HINT)
     at = _place(_TENSOR_DIGEST_AT, data, size)
     data[at : at + 64] = hashlib.sha256(memoryview(data)[8 + size :]).hexdigest().encode()
     at = _place(_FILE_DIGEST_AT, data, size)
@@ -269,11 +270,20 @@ def load_checkpoint(path: Path, task: str | None = None, with_train: bool = Fals
     metadata's shape (check_meta); tasks check their own `task_data` (tasks/task_data.py).
     """
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):  # a FIFO would block the read forever
+            raise CheckpointError(f"not a regular file ({path}): give a checkpoint file")
         data = path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint not found ({path})") from None
     except IsADirectoryError:
         raise CheckpointError(f"expected a checkpoint file, got a directory ({path})") from None
+    except PermissionError:
+        raise CheckpointError(f"cannot read {path}: permission denied") from None
+    except OSError as exc:  # a symlink loop, a name too long, an I/O error...
+        raise CheckpointError(f"cannot open {path}: {exc.strerror or exc}") from None
     header, size = _read_header(data, path)
     metadata = header.get("__metadata__")
     metadata = metadata if isinstance(metadata, dict) else {}
