@@ -20,6 +20,7 @@ import codecs
 import io
 import os
 import re
+import stat
 import sys
 import tempfile
 import zlib
@@ -43,9 +44,22 @@ _SPACE = re.compile(r"\s")
 DecodeMessage = Callable[[int, int, int], str]
 
 
-def open_input(path: Path) -> BinaryIO:
-    """Open a data file for reading, with one clear error when it cannot be."""
+def open_input(path: Path, stream: bool = False) -> BinaryIO:
+    """Open a data file for reading, with one clear error when it cannot be.
+
+    Only a regular file is opened (data files are read more than once, and opening a FIFO
+    with no writer would hang), unless `stream`: then a FIFO or device is read once, as
+    it comes (`rnn classify <(command)`).
+    """
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stream and not stat.S_ISREG(mode):
+            raise DataError(
+                f"not a regular file ({path}): give a file (a FIFO or device cannot be read "
+                "twice; pipe it to a file first)"
+            )
         return open(path, "rb")
     except FileNotFoundError:
         raise DataError(f"file not found ({path}): check the path") from None
@@ -53,6 +67,8 @@ def open_input(path: Path) -> BinaryIO:
         raise DataError(f"expected a file, got a directory ({path})") from None
     except PermissionError:
         raise DataError(f"cannot read {path}: permission denied") from None
+    except OSError as exc:  # a symlink loop, a name too long, an I/O error...
+        raise DataError(f"cannot open {path}: {exc.strerror or exc}") from None
 
 
 def incremental_decoder(encoding: str) -> codecs.IncrementalDecoder:
@@ -183,7 +199,7 @@ def read_lines(path: Path | str | None) -> Iterator[str]:
     def message(line: int, _at: int, in_line: int) -> str:
         return f"{where} is not valid UTF-8 (line {line}, byte {in_line})"
 
-    handle = sys.stdin.buffer if stdin else open_input(Path(str(path)))
+    handle = sys.stdin.buffer if stdin else open_input(Path(str(path)), stream=True)
     try:
         yield from iter_lines(handle, where, "utf-8", message=message)
     finally:
