@@ -640,7 +640,20 @@ def input_cases() -> list[Case]:
             "max-ratio",
         ),
     ]
+    rows += [  # the command line itself: the framework's errors, one line too
+        ("usage: unknown command", ["frobnicate"], {}, b"", "frobnicate.*rnn -h"),
+        ("usage: unknown option", ["generate", "--frobnicate"], {}, b"", "--frobnicate"),
+        (
+            "usage: not a number",
+            ["generate", "-m", "{gen}", "--top-k", "x"],
+            {},
+            b"",
+            "--top-k.*rnn generate -h",
+        ),
+        ("usage: missing value", ["classify", "-m"], {}, b"", "-m"),
+    ]
     usage = {
+        "usage:",
         "--top-p",
         "--temperature",
         "--format",

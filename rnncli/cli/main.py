@@ -40,15 +40,25 @@ app.command("info")(info.info)
 app.add_typer(recipe.app, name="recipe")
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from rnncli import __version__
 
         print(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,  # before the check for a command, so `rnn --version` works alone
+        callback=_print_version,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Train and run recurrent neural networks (RNN, LSTM, GRU) from the shell."""
 
 
 def _debug() -> bool:
@@ -110,9 +120,23 @@ def run() -> None:
     _install_signal_handlers()
     try:
         try:
-            app()
+            code = app(standalone_mode=False)  # usage errors come back to us (below)
         finally:
             sys.stdout.flush()  # a closed pipe surfaces here, not in interpreter shutdown
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            sys.exit(code)  # `typer.Exit(code)` is returned, not raised, in this mode
+    except _ClickException as exc:
+        if _debug():
+            raise
+        _close_stdout_quietly()
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `rnn`, `rnn recipe`: the help
+            exc.show()  # type: ignore[attr-defined]
+        else:
+            print(f"error: {_usage_line(exc)}", file=sys.stderr)
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    except typer.Abort:
+        print(f"error: aborted ({_command()})", file=sys.stderr)
+        sys.exit(1)
     except RnnCliError as exc:
         if _debug():
             raise
@@ -155,6 +179,21 @@ def run() -> None:
             file=sys.stderr,
         )
         sys.exit(1)
+
+
+# The command framework's error base class (typer vendors click; older typers use click).
+_ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def _usage_line(exc: Exception) -> str:
+    """A usage error as one line: the message, then where to find the help."""
+    message = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return message
+    return f"{message} (see '{ctx.command_path} -h')"
 
 
 def _silence_stdout() -> None:
