@@ -521,7 +521,8 @@ def evaluate(
         panel = read_series(loaded, path)
         from rnncli.tasks import forecast as fc  # pandas: only when needed
 
-        return fc.backtest(loaded.model, fc.Codec(loaded.meta["task_data"]), panel)
+        fc_codec = fc.Codec(loaded.meta["task_data"])
+        return fc.backtest(loaded.model, fc_codec, panel, path)  # type: ignore[arg-type]
     raise UsageError(f"evaluate does not support task {loaded.task!r} yet")
 
 

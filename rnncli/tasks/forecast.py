@@ -498,7 +498,9 @@ def forecast(
     return out
 
 
-def backtest(model: nn.Module, codec: Codec, panel: Panel) -> dict[str, Any]:
+def backtest(
+    model: nn.Module, codec: Codec, panel: Panel, where: str | Path = "the series"
+) -> dict[str, Any]:
     """Rolling-origin backtest over the last `test_size` steps of every series.
 
     The model and the naive / seasonal-naive baselines forecast from the same origins;
@@ -539,7 +541,8 @@ def backtest(model: nn.Module, codec: Codec, panel: Panel) -> dict[str, Any]:
         windows += len(origins)
     if windows == 0:
         raise DataError(
-            f"no backtest window: every series needs at least lookback + horizon = {lb + h} steps"
+            f"series too short for a backtest ({where}): every series needs at least "
+            f"lookback + horizon = {lb + h} steps"
         )
     result: dict[str, Any] = {
         name: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
