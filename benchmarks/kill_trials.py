@@ -1,12 +1,13 @@
 """Kill `rnn train` at random moments and check that nothing is ever lost.
 
     python benchmarks/kill_trials.py [--trials 60] [--signals alternate|kill|term|random]
-                                     [--seed 1] [--keep DIR]
+                                     [--window run|training] [--seed 1] [--keep DIR]
 
 Each trial starts a tiny training of sample_data/tinyshakespeare.txt as a real `rnn`
 process (data preparation, ~150 steps with a checkpoint every 5, evaluations, a final
 test score), sends SIGKILL or SIGTERM at a moment drawn uniformly over the length of an
-undisturbed run (interpreter start-up included), then checks:
+undisturbed run (interpreter start-up included; with `--window training`, from its first
+checkpoint to its end, so that most kills need a resume), then checks:
 
 * every checkpoint left in the run directory loads (`last` with its training state);
 * SIGTERM: exit status 143 (or killed by it before the CLI started) with one `error:`
@@ -187,6 +188,9 @@ def main() -> int:
     parser.add_argument(
         "--signals", choices=("alternate", "kill", "term", "random"), default="alternate"
     )
+    parser.add_argument(
+        "--window", choices=("run", "training"), default="run", help="where kills land"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
     args = parser.parse_args()
@@ -195,15 +199,20 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     try:
         recipe_path = recipe(work)
-        started = time.monotonic()
+        started, first = time.monotonic(), None
         proc = rnn("train", str(recipe_path), "-o", str(work / "reference"))
+        while proc.poll() is None:
+            if first is None and (work / "reference" / "last.safetensors").exists():
+                first = time.monotonic() - started
+            time.sleep(0.005)
         out, err = proc.communicate()
         duration = time.monotonic() - started
+        low = first if args.window == "training" and first is not None else 0.0
         if proc.returncode != 0:
             print(f"the undisturbed run failed: {err}", file=sys.stderr)
             return 2
         reference = load_checkpoint(Path(out.strip()) / "last.safetensors").model
-        print(f"undisturbed run: {duration:.2f}s", file=sys.stderr)
+        print(f"undisturbed run: {duration:.2f}s, first checkpoint at {first}s", file=sys.stderr)
         tally = Tally()
         for n in range(args.trials):
             kinds = {"kill": signal.SIGKILL, "term": signal.SIGTERM}
@@ -213,7 +222,7 @@ def main() -> int:
                 sig = rng.choice([signal.SIGKILL, signal.SIGTERM])
             else:
                 sig = signal.SIGKILL if n % 2 == 0 else signal.SIGTERM
-            delay = rng.uniform(0, duration)
+            delay = rng.uniform(low, duration)
             trial(n, sig, delay, recipe_path, work, reference, tally)
             tally.trials += 1
             print(f"trial {n + 1}/{args.trials}: {tally.line()}", file=sys.stderr)
