@@ -13,7 +13,9 @@ import argparse
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, seed, settings
 
@@ -30,18 +32,24 @@ def main() -> int:
     tried: Counter[str] = Counter()
     failures: list[tuple[str, str, str]] = []
     started = time.monotonic()
-    for name, (strategy, target) in TARGETS.items():
-        if args.only and name not in args.only:
-            continue
 
-        def counted(value: object, name: str = name, target: object = target) -> None:
+    def counting(name: str, target: Callable[[Any], None]) -> Callable[[Any], None]:
+        def counted(value: Any) -> None:  # no defaults: hypothesis refuses them
             tried[name] += 1
             try:
-                target(value)  # type: ignore[operator]
+                target(value)
             except Exception as exc:  # counted, not raised: fuzzing goes on
                 failures.append(
                     (name, f"{type(exc).__name__}: {str(exc)[:160]}", repr(value)[:160])
                 )
+
+        return counted
+
+    for name, (strategy, target) in TARGETS.items():
+        if args.only and name not in args.only:
+            continue
+
+        counted = counting(name, target)
 
         t0 = time.monotonic()
         settings(
