@@ -77,11 +77,14 @@ def _on_stop_signal(signum: int, frame: Any) -> None:
     raise Stopped(signum)
 
 
-def _install_signal_handlers() -> None:
+def _install_signal_handlers() -> dict[signal.Signals, Any]:
+    """Make SIGINT and SIGTERM raise `Stopped`; return the handlers they had."""
     global _stopping
     _stopping = False
+    previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _on_stop_signal)
+        previous[sig] = signal.signal(sig, _on_stop_signal)
+    return previous
 
 
 def _command() -> str:
@@ -117,7 +120,18 @@ def run() -> None:
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
         os.environ["RNNCLI_DEBUG"] = "1"
-    _install_signal_handlers()
+    previous = _install_signal_handlers()
+    try:
+        _run()
+    finally:
+        # Done, results written: a signal from now on (interpreter shutdown) takes its
+        # default action instead of raising `Stopped` inside some finalizer.
+        for sig, handler in previous.items():
+            default = handler is signal.default_int_handler or handler is None
+            signal.signal(sig, signal.SIG_DFL if default else handler)
+
+
+def _run() -> None:
     try:
         try:
             code = app(standalone_mode=False)  # usage errors come back to us (below)
