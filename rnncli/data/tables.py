@@ -81,6 +81,30 @@ def delimited_rows(
         ) from None
 
 
+def blank_record(row: list[str]) -> bool:
+    """A record of a blank line (or of nothing but spaces): skipped by table readers."""
+    return not row or (len(row) == 1 and not row[0].strip())
+
+
+def ragged_row(fields: int, header: int, where: str | Path, line: int) -> DataError:
+    return DataError(
+        f"row has {fields} fields, the header {header} ({where}, line {line}): "
+        "check quoting (data.quoting) and the delimiter"
+    )
+
+
+def repeated_column(name: str, where: str | Path, line: int) -> DataError:
+    return DataError(
+        f"column {name!r} appears twice in the header ({where}, line {line}): rename one"
+    )
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' naming the closest of `choices`, or "" when none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def read_labelled(
     path: Path,
     fmt: str,
@@ -155,7 +179,7 @@ def _table_rows(
 ) -> Iterator[tuple[int, dict[str, object]]]:
     columns: list[str] | None = None
     for number, row in rows:
-        if not row or (len(row) == 1 and not row[0].strip()):
+        if blank_record(row):
             continue
         if header and columns is None:
             columns = [c.strip() for c in row]
@@ -164,10 +188,7 @@ def _table_rows(
         if columns is None:
             columns = [str(i) for i in range(len(row))]
         if len(row) != len(columns):
-            raise DataError(
-                f"row has {len(row)} fields, the header {len(columns)} ({path}, line {number}): "
-                "check quoting (data.quoting) and the delimiter"
-            )
+            raise ragged_row(len(row), len(columns), path, number)
         yield number, dict(zip(columns, row, strict=True))
 
 
@@ -176,16 +197,13 @@ def _check_header(
 ) -> None:
     for name in wanted:
         if name not in columns:
-            close = difflib.get_close_matches(name, columns, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(name, columns)
             other = "," if delimiter == "\t" else "\\t"
             wrong = f"; is the delimiter {other!r}?" if len(columns) == 1 else ""
             shown = excerpt(", ".join(columns), 200)
             raise DataError(f"no column {name!r} in {path} (columns: {shown}){hint}{wrong}")
         if columns.count(name) > 1:
-            raise DataError(
-                f"column {name!r} appears twice in the header ({path}, line {number}): rename one"
-            )
+            raise repeated_column(name, path, number)
 
 
 def _pick(
@@ -198,8 +216,7 @@ def _pick(
 ) -> tuple[str, str]:
     for name in (text_column, label_column):
         if name not in obj:
-            close = difflib.get_close_matches(name, [str(k) for k in obj], n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(name, [str(k) for k in obj])
             raise DataError(f"no field {name!r} ({path}, line {number}){hint}")
     text, label = obj[text_column], obj[label_column]
     if not isinstance(text, str) or not text.strip():
