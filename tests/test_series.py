@@ -541,3 +541,12 @@ def test_forecast_metrics() -> None:
     zeros = forecast_metrics(np.zeros(3), np.zeros(3), scale=0.0)
     assert zeros == {"mae": 0.0, "rmse": 0.0, "mape": 0.0, "smape": 0.0, "mase": 0.0}
     assert all(not math.isnan(v) for v in zeros.values())
+
+
+def test_a_header_only_file_with_a_quoted_line_end_is_one_error_line(tmp_path: Path) -> None:
+    """Found by benchmarks/fuzz.py: the header's cells were quoted whole, line end and all."""
+    path = tmp_path / "s.csv"
+    path.write_bytes(b'"\xc2\x85\xe6\xbc\xa2c1\x1d\xf0\x9f\x99\x82\n].1')
+    with pytest.raises(DataError) as info:
+        read_panel(path)
+    assert "only a header" in str(info.value) and "\n" not in str(info.value)

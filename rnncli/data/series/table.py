@@ -26,7 +26,7 @@ from rnncli.data.tables import (
     repeated_column,
 )
 from rnncli.data.text import incremental_decoder, iter_lines, open_input
-from rnncli.errors import DataError
+from rnncli.errors import DataError, excerpt
 
 NA_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a"})
 NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -101,9 +101,10 @@ def _parse(rows: Iterable[tuple[int, list[str]]], delimiter: str, where: str) ->
     if header is None:
         raise DataError(f"no rows in {where}: the file is empty")
     if not lines:
+        shown = ", ".join(header)  # quoted cells may hold line ends: keep the message one line
+        shown = shown if shown.isprintable() and len(shown) <= 80 else excerpt(shown, 80)
         raise DataError(
-            f"no rows in {where}: the file has only a header ({', '.join(header)}); "
-            "add data rows below it"
+            f"no rows in {where}: the file has only a header ({shown}); add data rows below it"
         )
     cells = {c: np.array(column, dtype=object) for c, column in zip(header, columns, strict=True)}
     return Table(header, cells, np.array(lines, dtype=np.int64), where, delimiter)
