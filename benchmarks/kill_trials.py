@@ -136,13 +136,24 @@ def finish(run: Path, reference: dict[str, torch.Tensor]) -> str | None:
     return None
 
 
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (Linux: /proc/PID/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def trial(
     n: int, sig: int, delay: float, recipe_path: Path, work: Path, ref: dict, tally: Tally
 ) -> None:
     run = work / f"trial{n}"
     proc = rnn("train", str(recipe_path), "-o", str(run))
     time.sleep(delay)
-    alive = proc.poll() is None
+    # A process that has already exited but is not yet reaped (a zombie) still takes a
+    # signal without effect: it finished first, so it counts as no kill.
+    alive = proc.poll() is None and _running(proc.pid)
     if alive:
         proc.send_signal(sig)
         tally.kills += 1
