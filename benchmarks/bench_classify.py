@@ -23,7 +23,7 @@ import torch
 
 from rnncli import api
 from rnncli.data.batching import pad_batch
-from rnncli.tasks import classify as cls
+from rnncli.tasks.classify import task as cls
 
 ROOT = Path(__file__).resolve().parents[1]
 

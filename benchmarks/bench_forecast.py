@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from rnncli.config import load_recipe
-from rnncli.tasks import forecast as fc
+from rnncli.tasks.forecast import task as fc
 from rnncli.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]

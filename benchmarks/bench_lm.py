@@ -30,7 +30,7 @@ from torch import nn
 
 from rnncli import api
 from rnncli.config import load_recipe
-from rnncli.tasks import generate as lm
+from rnncli.tasks.generate import task as lm
 from rnncli.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]

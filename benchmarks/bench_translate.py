@@ -30,7 +30,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from rnncli import api
 from rnncli.config import load_recipe
 from rnncli.data.pairs import read_pairs
-from rnncli.tasks import translate as tr
+from rnncli.tasks.translate import task as tr
 from rnncli.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,14 +13,11 @@ import logging
 import math
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-import numpy as np
 import torch
 import yaml
-from torch import nn
 
 from rnncli.config import (
     Section,
@@ -30,10 +27,9 @@ from rnncli.config import (
     validate_recipe,
 )
 from rnncli.data.text import read_lines
-from rnncli.errors import CheckpointError, DataError, RecipeError, UsageError
-from rnncli.tasks import classify as cls
-from rnncli.tasks import generate as lm
-from rnncli.tasks import get_task
+from rnncli.errors import CheckpointError, RecipeError, UsageError
+from rnncli.tasks import Loaded, Report
+from rnncli.tasks.registry import builtin_file, get_task
 from rnncli.tasks.task_data import check_checkpoint
 from rnncli.training import rundir
 from rnncli.training.checkpoint import (
@@ -45,16 +41,7 @@ from rnncli.training.checkpoint import (
 from rnncli.training.state_io import append_metrics, has_test_line
 from rnncli.training.trainer import Callback, Trainer, pick_device
 
-if TYPE_CHECKING:
-    from rnncli.tasks import forecast as fc
-    from rnncli.tasks import translate as tr
-
 log = logging.getLogger("rnncli")
-PRETRAINED = {
-    "generate": "generate.safetensors",
-    "classify": "classify.safetensors",
-    "translate": "translate.safetensors",
-}
 
 
 def set_threads(threads: int | None) -> None:
@@ -133,12 +120,7 @@ def _complete(spec: Section, ckpt: Checkpoint, run_dir: Path) -> bool:
 
 def _test_source(spec: Section, task_data: dict[str, Any], run_dir: Path) -> Any:
     """What the finished run is scored on: data.test, or the task's own held-out part."""
-    test = getattr(spec.data, "test", None)  # type: ignore[attr-defined]
-    if spec.task == "forecast" and task_data["sizes"]["test_size"] > 0:  # type: ignore[attr-defined]
-        test = spec.data.train  # type: ignore[attr-defined]  # its last test_size steps
-    if spec.task == "translate" and (run_dir / "test.tsv").is_file():  # type: ignore[attr-defined]
-        test = run_dir / "test.tsv"  # the held-out pairs (data.test or data.test_size)
-    return test
+    return get_task(spec.task).test_source(spec, task_data, run_dir)  # type: ignore[attr-defined]
 
 
 def _fit(
@@ -180,19 +162,8 @@ def summary(metrics: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------- load
-@dataclass
-class Loaded:
-    """A trained model ready to predict, with what it needs (codec, recipe)."""
-
-    task: str
-    model: nn.Module
-    meta: dict[str, Any]
-    path: Path
-    builtin: bool = False
-
-
 def builtin_path(task: str) -> Path:
-    name = PRETRAINED.get(task)
+    name = builtin_file(task)
     resource = importlib.resources.files("rnncli") / "pretrained" / (name or "")
     path = Path(str(resource))
     if not name or not path.is_file():
@@ -228,6 +199,13 @@ def load(
     return Loaded(task=task, model=net, meta=ckpt.meta, path=path, builtin=builtin)
 
 
+def _impl(loaded: Loaded, task: str) -> Any:
+    """The module of `task`, for a model of that task (else one clear error)."""
+    if loaded.task != task:
+        raise UsageError(f"{loaded.path} is a {loaded.task} model, not a {task} model")
+    return get_task(task)
+
+
 # ------------------------------------------------------------------------ generate
 def generate(
     loaded: Loaded,
@@ -250,8 +228,9 @@ def generate(
         raise UsageError("--top-k must be >= 1")
     generator = torch.Generator(device=next(loaded.model.parameters()).device)
     generator.manual_seed(rng_seed if rng_seed is not None else torch.seed())
+    lm = _impl(loaded, "generate")
     codec = lm.Codec(loaded.meta["task_data"])
-    return lm.generate(
+    return lm.generate(  # type: ignore[no-any-return]
         loaded.model,  # type: ignore[arg-type]
         codec,
         seed,
@@ -285,6 +264,7 @@ def classify(
     """
     if batch_size < 1:
         raise UsageError("--batch-size must be >= 1")
+    cls = _impl(loaded, "classify")
     codec = cls.Codec(loaded.meta["task_data"])
     for text, probs in cls.classify_lines(loaded.model, codec, lines, batch_size):
         yield text, {} if probs is None else dict(zip(codec.labels, probs.tolist(), strict=True))
@@ -315,6 +295,7 @@ def decide(
 
 def trace(loaded: Loaded, text: str) -> list[tuple[str, dict[str, float]]]:
     """The class probabilities after each token of `text`: the model's opinion as it reads."""
+    cls = _impl(loaded, "classify")
     codec = cls.Codec(loaded.meta["task_data"])
     tokens = codec.tokenizer.split(text)[: codec.max_length or None] or [""]
     ids = codec.encode(text)
@@ -327,44 +308,15 @@ def trace(loaded: Loaded, text: str) -> list[tuple[str, dict[str, float]]]:
 
 
 # ------------------------------------------------------------------------ forecast
-def _forecast_data(
-    data: dict[str, Any],
-    target: str | None = None,
-    time_column: str | None = None,
-    id_column: str | None = None,
-) -> dict[str, Any]:
-    data = dict(data)
-    if target is not None:
-        data["target"] = [target]
-    if time_column is not None:
-        data["time_column"] = time_column
-    if id_column is not None:
-        data["id_column"] = id_column
-    return data
-
-
 def read_series(
     loaded: Loaded,
     source: str | Path | IO[str] | None,
     target: str | None = None,
     time_column: str | None = None,
     id_column: str | None = None,
-) -> fc.Panel:
+) -> Any:
     """A CSV (path, '-'/None for stdin, or a stream) read the way the model was trained."""
-    data = _forecast_data(loaded.meta["recipe"]["data"], target, time_column, id_column)
-    if source is None or str(source) == "-":
-        source = sys.stdin
-    where = "stdin" if source is sys.stdin else None
-    from rnncli.tasks import forecast as fc  # pandas: only when needed
-
-    panel = fc.read(source, data, where)
-    trained = loaded.meta["task_data"]["targets"]
-    if len(panel.targets) != len(trained):
-        raise DataError(
-            f"the model forecasts {len(trained)} column(s) ({', '.join(trained)}), "
-            f"the data gives {len(panel.targets)} ({', '.join(panel.targets)}): use --target"
-        )
-    return panel
+    return _impl(loaded, "forecast").read_series(loaded, source, target, time_column, id_column)
 
 
 def forecast(
@@ -374,14 +326,11 @@ def forecast(
     target: str | None = None,
     time_column: str | None = None,
     id_column: str | None = None,
-) -> list[fc.SeriesForecast]:
-    """Forecast `horizon` steps (default: the trained horizon) after every series' end."""
-    if horizon is not None and horizon < 1:
-        raise UsageError("--horizon must be >= 1")
-    panel = read_series(loaded, source, target, time_column, id_column)
-    from rnncli.tasks import forecast as fc  # pandas: only when needed
-
-    return fc.forecast(loaded.model, fc.Codec(loaded.meta["task_data"]), panel, horizon)
+) -> list[Any]:
+    """Forecast `horizon` steps (default: the trained horizon) after every series' end:
+    one SeriesForecast per series."""
+    impl = _impl(loaded, "forecast")
+    return impl.forecast_model(loaded, source, horizon, target, time_column, id_column)
 
 
 def default_forecast_recipe(
@@ -392,43 +341,9 @@ def default_forecast_recipe(
     id_column: str | None = None,
     max_minutes: float = 0.75,
 ) -> dict[str, Any]:
-    """The built-in forecasting recipe for a CSV: sizes from the inferred frequency.
-
-    lookback = max(2 x season, 2 x horizon, 8); the last `horizon` steps choose the
-    epoch (early stopping); a log transform when every value is positive and the series
-    spans at least a factor of two (multiplicative growth is common in such data).
-    No horizon: one season of the frequency (12 for monthly data), 5 when there is none.
-    """
-    from rnncli.data.series import season_length
-    from rnncli.tasks import forecast as fc  # pandas: only when needed
-
-    data = _forecast_data({"train": str(train)}, target, time_column, id_column)
-    panel = fc.read(Path(train), data)
-    if horizon is None:
-        season = season_length(panel.freq)
-        horizon = season if season > 1 else 5
-    values = np.concatenate([s.targets.ravel() for s in panel.series])
-    positive = bool(values.min() > 0) and float(values.max() / values.min()) >= 2.0
-    return {
-        "task": "forecast",
-        "data": {
-            **{k: v for k, v in data.items() if v is not None},
-            "horizon": horizon,
-            "valid_size": horizon,
-            "test_size": 0,
-            "log_transform": positive,
-        },
-        "model": {"cell": "lstm", "hidden_size": 64, "num_layers": 1, "dropout": 0.1},
-        "training": {
-            "epochs": 300,
-            "max_minutes": max_minutes,
-            "batch_size": 32,
-            "lr": 3.0e-3,
-            "patience": 40,
-            "rng_seed": 1234,
-            "device": "auto",
-        },
-    }
+    """The built-in forecasting recipe for a CSV (sizes from its inferred frequency)."""
+    impl = get_task("forecast")
+    return impl.default_recipe(train, horizon, target, time_column, id_column, max_minutes)  # type: ignore[attr-defined]
 
 
 def fit_forecaster(
@@ -473,7 +388,7 @@ def translate(
     max_length: int | None = None,
     batch_size: int = 64,
     attention: bool = False,
-) -> Iterator[tr.Translation]:
+) -> Iterator[Any]:
     """One Translation per input line, in input order, streamed in batches.
 
     beam 1 is greedy search; `n_best` candidates per line, best first, each with its
@@ -481,11 +396,10 @@ def translate(
     gets no candidate (empty text); source over the model's data.max_length tokens is
     cut (`Translation.truncated` says by how many).
     """
-    from rnncli.tasks import translate as tr
-
+    tr = _impl(loaded, "translate")
     codec = tr.Codec(loaded.meta["task_data"])
     search = tr.Search(beam, n_best, length_penalty, max_ratio, max_length, batch_size, attention)
-    return tr.translate_lines(loaded.model, codec, lines, search.check())  # type: ignore[arg-type]
+    return tr.translate_lines(loaded.model, codec, lines, search.check())  # type: ignore[no-any-return]
 
 
 def translate_text(loaded: Loaded, text: str, **kwargs: Any) -> str:
@@ -500,45 +414,29 @@ def evaluate(
     encoding: str = "utf-8",
     beam: int = 5,
     length_penalty: float = 1.0,
+    references: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Metrics of the model on a held-out file (translate: a TSV or {source:, target:}).
+    """Metrics of the model on held-out data (each task says which: `rnn evaluate -h`).
 
-    translate: BLEU and chrF of beam search (`beam`), token accuracy and perplexity.
+    translate: a TSV of pairs, {source:, target:} files, or a source file and its
+    `references`; BLEU and chrF of beam search (`beam`), token accuracy, perplexity.
     """
-    if loaded.task == "translate":
-        return _evaluate_translation(loaded, path, beam, length_penalty)
-    if isinstance(path, dict):
-        raise UsageError("only translation evaluates a pair of files")
-    if loaded.task == "generate":
-        codec = lm.Codec(loaded.meta["task_data"])
-        return lm.evaluate_file(loaded.model, codec, Path(path), encoding)  # type: ignore[arg-type]
-    if loaded.task == "classify":
-        recipe = loaded.meta["recipe"]
-        labelled = cls.Codec(loaded.meta["task_data"])
-        threshold = float(recipe["model"].get("threshold", 0.5))
-        return cls.evaluate_file(loaded.model, labelled, Path(path), recipe["data"], threshold)
-    if loaded.task == "forecast":
-        panel = read_series(loaded, path)
-        from rnncli.tasks import forecast as fc  # pandas: only when needed
-
-        fc_codec = fc.Codec(loaded.meta["task_data"])
-        return fc.backtest(loaded.model, fc_codec, panel, path)  # type: ignore[arg-type]
-    raise UsageError(f"evaluate does not support task {loaded.task!r} yet")
+    task = get_task(loaded.task)
+    takes = task.evaluate_options
+    if references is not None and "references" not in takes:
+        raise UsageError(f"--references is not an option of {loaded.task} models")
+    if isinstance(path, dict) and "references" not in takes:
+        raise UsageError(f"a {loaded.task} model evaluates one file, not a pair of files")
+    given = {"encoding": encoding, "beam": beam, "length_penalty": length_penalty}
+    options = {k: v for k, v in given.items() if k in takes}
+    if references is not None:
+        options["references"] = references
+    return task.evaluate(loaded, path, **options)
 
 
-def _evaluate_translation(
-    loaded: Loaded, path: str | Path | dict[str, str], beam: int, length_penalty: float
-) -> dict[str, Any]:
-    from rnncli.tasks import translate as tr
-
-    # valid.tsv / test.tsv written by the run itself are already in the trained direction
-    run_split = not isinstance(path, dict) and (
-        Path(path).resolve().parent == loaded.path.resolve().parent
-        and Path(path).name in ("valid.tsv", "test.tsv")
-    )
-    pairs = tr.read_eval_pairs(path, loaded.meta["recipe"]["data"], as_trained=run_split)
-    codec = tr.Codec(loaded.meta["task_data"])
-    return tr.evaluate_pairs(loaded.model, codec, pairs, beam, length_penalty)  # type: ignore[arg-type]
+def report(loaded: Loaded, metrics: dict[str, Any], source: Any) -> list[Report]:
+    """The tables `rnn evaluate` shows for metrics of this model."""
+    return get_task(loaded.task).report(metrics, source)
 
 
 # ---------------------------------------------------------------------------- info
@@ -549,7 +447,7 @@ def info(model: str | Path | None, task: str | None = None) -> dict[str, Any]:
     check_checkpoint(ckpt)
     meta = ckpt.meta
     recipe = meta["recipe"]
-    task_data = meta["task_data"]
+    described = get_task(meta["task"]).describe(meta)
     return {
         "path": str(path),
         "task": meta["task"],
@@ -559,11 +457,11 @@ def info(model: str | Path | None, task: str | None = None) -> dict[str, Any]:
             for name, t in ckpt.model.items()
             if name not in _tied(recipe) and name not in meta.get("aliases", {})
         ),
-        "vocab_size": _vocab_size(task_data),
-        "tokenizer": task_data.get("tokenizer") or (task_data.get("source") or {}).get("tokenizer"),
+        "vocab_size": described.get("vocab_size", 0),
+        "tokenizer": described.get("tokenizer"),
         "data": recipe["data"],
-        "train_tokens": task_data.get("train_tokens"),
-        "train_pairs": task_data.get("train_pairs"),
+        "train_tokens": described.get("train_tokens"),
+        "train_pairs": described.get("train_pairs"),
         "training": meta.get("training", {}),
         "metrics": meta.get("metrics", {}),
         "versions": meta.get("versions", {}),
@@ -575,14 +473,6 @@ def _tied(recipe: dict[str, Any]) -> set[str]:
     model = recipe["model"]
     tied = {"head.weight"} if model.get("tie_embeddings") else set()
     return tied | ({"target_embedding.weight"} if model.get("share_embeddings") else set())
-
-
-def _vocab_size(task_data: dict[str, Any]) -> int | dict[str, int]:
-    if "source" in task_data:  # translation: one vocabulary per side (or one joint)
-        source = len(task_data["source"]["vocab"])
-        target = source if task_data.get("joint") else len(task_data["target"]["vocab"])
-        return {"source": source, "target": target}
-    return len(task_data.get("vocab", []))
 
 
 __all__ = [

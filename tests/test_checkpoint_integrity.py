@@ -23,7 +23,7 @@ import torch
 from rnncli import api
 from rnncli.config import validate_recipe
 from rnncli.errors import CheckpointError
-from rnncli.tasks import get_task
+from rnncli.tasks.registry import get_task
 from rnncli.tasks.task_data import check_checkpoint
 from rnncli.training import checkpoint as ck
 

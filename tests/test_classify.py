@@ -13,7 +13,7 @@ from rnncli import api
 from rnncli.data.tables import read_labelled
 from rnncli.errors import DataError
 from rnncli.models.classifier import Classifier
-from rnncli.tasks import classify as cls
+from rnncli.tasks.classify import task as cls
 
 from .conftest import rnn
 

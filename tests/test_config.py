@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rnncli.config import load_recipe, parse_override, recipe_schema, validate_recipe
+from rnncli.config import load_recipe, parse_override, validate_recipe
 from rnncli.errors import RecipeError
+from rnncli.tasks.registry import recipe_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {"task": "generate", "data": {"train": "x.txt"}}

@@ -12,7 +12,7 @@ import yaml
 
 from rnncli import api
 from rnncli.models.forecaster import Forecaster
-from rnncli.tasks import forecast as fc
+from rnncli.tasks.forecast import task as fc
 
 from .conftest import rnn
 

@@ -113,7 +113,7 @@ def test_csv_errors_are_data_errors_with_the_line(tmp_path: Path) -> None:
 
 def test_recipe_key_data_quoting(tmp_path: Path) -> None:
     from rnncli.errors import RecipeError
-    from rnncli.tasks.classify import read_rows
+    from rnncli.tasks.classify.task import read_rows
 
     path = write(tmp_path, "q.tsv", 'text\tlabel\n"a b"\tx\n')
     recipe = write(tmp_path, "r.yaml", f"task: classify\ndata: {{train: {path}}}\n")

@@ -18,7 +18,7 @@ from rnncli.models.classifier import Classifier
 from rnncli.models.forecaster import Forecaster
 from rnncli.models.language_model import LanguageModel
 from rnncli.models.seq2seq import Seq2Seq
-from rnncli.tasks import classify as cls
+from rnncli.tasks.classify import task as cls
 
 pytestmark = pytest.mark.threads
 TOL = {"rtol": 1e-5, "atol": 1e-6}

@@ -10,7 +10,7 @@ import torch
 from rnncli import api
 from rnncli.config import TrainingSection, load_recipe
 from rnncli.errors import TrainingError
-from rnncli.tasks import generate as lm
+from rnncli.tasks.generate import task as lm
 from rnncli.training.checkpoint import load_checkpoint
 from rnncli.training.schedules import Plateau, lr_at
 from rnncli.training.trainer import Trainer, TrainPlan

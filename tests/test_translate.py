@@ -17,7 +17,7 @@ from rnncli.data.pairs import dedupe, filter_words, hold_out, read_pairs
 from rnncli.decoding import beam_search, greedy_search
 from rnncli.errors import DataError, RecipeError
 from rnncli.models.seq2seq import Seq2Seq
-from rnncli.tasks import translate as tr
+from rnncli.tasks.translate import task as tr
 from tests.conftest import rnn
 
 LETTERS = ["a", "b", "c", "d", "e", "f", "g", "h"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -48,18 +47,17 @@ def evaluate(
     --format json prints the metrics on stdout; otherwise a table goes to stderr.
     """
     from rnncli import api
-    from rnncli.errors import UsageError
 
     check_format(fmt, ("text", "json"))
     # With --model the checkpoint says its task; --task picks a built-in model.
     loaded = load_model(model, None if model else task, device, threads, quiet)
-    pairs: Any = data
-    if references is not None:
-        if loaded.task != "translate":
-            raise UsageError("--references is for translation models")
-        pairs = {"source": str(data), "target": str(references)}
     metrics = api.evaluate(
-        loaded, pairs, encoding=encoding, beam=beam, length_penalty=length_penalty
+        loaded,
+        data,
+        encoding=encoding,
+        beam=beam,
+        length_penalty=length_penalty,
+        references=references,
     )
     if fmt == "json":
         sys.stdout.write(json.dumps(metrics) + "\n")
@@ -68,60 +66,12 @@ def evaluate(
     from rich.table import Table
 
     console = Console(stderr=True)
-    if loaded.task == "forecast":
-        _forecast_table(console, metrics, data)
-        return
-    table = Table(title=f"{loaded.task} model on {data}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in metrics.items():
-        if isinstance(value, (int, float)):
-            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    console.print(table)
-    if "bleu_signature" in metrics:
-        console.print(f"sacrebleu {metrics['bleu_signature']}, beam {metrics['beam']}")
-    per_class = metrics.get("per_class")
-    if per_class:
-        table = Table(title="per class")
-        for col in ("label", "precision", "recall", "f1", "support"):
-            table.add_column(col, justify="left" if col == "label" else "right")
-        for label, row in per_class.items():
-            table.add_row(
-                label,
-                *(f"{row[k]:.4f}" for k in ("precision", "recall", "f1")),
-                str(row["support"]),
-            )
+    for report in api.report(loaded, metrics, data):
+        table = Table(title=report.title)
+        for n, column in enumerate(report.columns):
+            table.add_column(column, justify="left" if n == 0 else "right")
+        for row in report.rows:
+            table.add_row(*row)
         console.print(table)
-    if per_class and "confusion" in metrics:
-        names = list(per_class)
-        table = Table(title="confusion (rows: gold, columns: predicted)")
-        table.add_column("")
-        for label in names:
-            table.add_column(label, justify="right")
-        for label, row in zip(names, metrics["confusion"], strict=True):
-            table.add_row(label, *(str(n) for n in row))
-        console.print(table)
-
-
-def _forecast_table(console: Any, metrics: dict[str, Any], data: Path) -> None:
-    """Model beside the naive and seasonal-naive baselines, one row per metric."""
-    from rich.table import Table
-
-    title = (
-        f"backtest on {data}: {metrics['windows']} forecast origins over "
-        f"{metrics['series']} series (metrics averaged over series)"
-    )
-    table = Table(title=title)
-    names = ("model", "naive", "seasonal_naive")
-    table.add_column("metric")
-    for name in names:
-        table.add_column(name.replace("_", " "), justify="right")
-    for key in metrics["model"]:
-        table.add_row(key, *(f"{metrics[name][key]:.4f}" for name in names))
-    console.print(table)
-    interval = metrics.get("interval")
-    if interval:
-        console.print(
-            f"{interval['low']:g}-{interval['high']:g} interval covers "
-            f"{interval['coverage']:.1%} of the actual values"
-        )
+        for note in report.notes:
+            console.print(note)

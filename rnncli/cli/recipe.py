@@ -47,6 +47,6 @@ def show(
 @app.command("schema")
 def schema() -> None:
     """Print the JSON Schema of recipes (for editor completion)."""
-    from rnncli.config import recipe_schema
+    from rnncli.tasks.registry import recipe_schema
 
     sys.stdout.write(json.dumps(recipe_schema(), indent=2) + "\n")

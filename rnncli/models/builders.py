@@ -1,16 +1,14 @@
-"""Turn a recipe's model section into flat constructor arguments."""
+"""Turn a recipe's model section into flat constructor arguments.
+
+Sections are typed by what every recurrent model shares (config.RecurrentSection); the
+task-specific fields are read by name (each task's schema defines them).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rnncli.config import (
-    ClassifyModel,
-    ForecastModel,
-    ModelSection,
-    RecurrentSection,
-    TranslateModel,
-)
+from rnncli.config import ModelSection, RecurrentSection
 from rnncli.models.classifier import Classifier
 from rnncli.models.forecaster import Forecaster, point_index
 from rnncli.models.language_model import LanguageModel
@@ -38,7 +36,7 @@ def build_language_model(section: ModelSection, vocab_size: int) -> LanguageMode
     )
 
 
-def build_classifier(section: ClassifyModel, vocab_size: int, num_classes: int) -> Classifier:
+def build_classifier(section: Any, vocab_size: int, num_classes: int) -> Classifier:
     return Classifier(
         vocab_size=vocab_size,
         num_classes=num_classes,
@@ -50,7 +48,7 @@ def build_classifier(section: ClassifyModel, vocab_size: int, num_classes: int) 
 
 
 def build_forecaster(
-    section: ForecastModel, n_targets: int, n_past: int, n_future: int, horizon: int
+    section: Any, n_targets: int, n_past: int, n_future: int, horizon: int
 ) -> Forecaster:
     quantiles = section.quantiles or []
     return Forecaster(
@@ -67,9 +65,7 @@ def build_forecaster(
     )
 
 
-def build_seq2seq(
-    section: TranslateModel, source_vocab: int, target_vocab: int, pad_id: int
-) -> Seq2Seq:
+def build_seq2seq(section: Any, source_vocab: int, target_vocab: int, pad_id: int) -> Seq2Seq:
     return Seq2Seq(
         source_vocab=source_vocab,
         target_vocab=target_vocab,

@@ -1,28 +1,54 @@
-"""Tasks: one module per task, and the closed registry that maps `task:` to it.
+"""Tasks: one package per task, and what the rest of rnncli needs of one.
 
-Adding a task = one new module + one line in TASKS + a recipe + tests.
+A task is a package `rnncli/tasks/<name>/` with `schema.py` (its recipe, no torch) and
+`task.py` (everything else: data, model, training plan, prediction, evaluation, the
+description `rnn info` prints), plus one line in `registry.py`. Nothing outside the
+package names it: api.py and cli/ go through the registry.
+
+This module imports no torch at run time (a task's `schema` is imported through it).
 """
 
 from __future__ import annotations
 
-import importlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
-
-from torch import nn
-
-from rnncli.errors import CheckpointError
-from rnncli.training.trainer import TrainPlan
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from rnncli.tasks.task_data import StoredData
+    from rnncli.training.trainer import TrainPlan
+
+
+@dataclass
+class Loaded:
+    """A trained model ready to predict, with what it needs (task data, recipe)."""
+
+    task: str
+    model: nn.Module
+    meta: dict[str, Any]
+    path: Path
+    builtin: bool = False
+
+
+@dataclass
+class Report:
+    """One table of an evaluation, as plain text cells (cli/ draws it)."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    notes: list[str] = field(default_factory=list)
 
 
 class Task(Protocol):
-    """What the API needs of a task module."""
+    """What api.py and cli/ need of a task (the module `rnncli.tasks.<name>.task`)."""
 
     name: str
     TaskData: type[StoredData]  # the schema of its `task_data`, checked on load
+    # `rnn evaluate` options it takes besides the data file (others are refused)
+    evaluate_options: frozenset[str]
 
     def prepare(self, recipe: Any, run_dir: Path, task_data: dict[str, Any] | None) -> TrainPlan:
         """Data, model, loss and evaluation for training (task_data given when resuming)."""
@@ -32,17 +58,42 @@ class Task(Protocol):
         """An untrained model shaped for `task_data` (load weights into it to predict)."""
         ...
 
+    def test_source(self, recipe: Any, task_data: dict[str, Any], run_dir: Path) -> Any:
+        """What a finished run is scored on (data.test or its own held-out part), or None."""
+        ...
 
-# Imported on first use: `forecast` pulls in pandas, which `rnn generate` never needs.
-TASKS: dict[str, str] = {
-    "generate": "rnncli.tasks.generate",
-    "classify": "rnncli.tasks.classify",
-    "forecast": "rnncli.tasks.forecast",
-    "translate": "rnncli.tasks.translate",
-}
+    def evaluate(self, loaded: Loaded, source: Any, **options: Any) -> dict[str, Any]:
+        """Metrics of the model on held-out data."""
+        ...
+
+    def report(self, metrics: dict[str, Any], source: Any) -> list[Report]:
+        """The tables `rnn evaluate` shows for `metrics`."""
+        ...
+
+    def describe(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """For `rnn info`: vocab_size, tokenizer, data (one line), architecture (one line)."""
+        ...
 
 
-def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise CheckpointError(f"unknown task {name!r}: this rnncli knows {', '.join(TASKS)}")
-    return cast(Task, importlib.import_module(TASKS[name]))
+def metric_table(task: str, source: Any, metrics: dict[str, Any]) -> Report:
+    """The numbers of a metrics dict as a two-column table."""
+    rows = [
+        [key, f"{value:.4f}" if isinstance(value, float) else str(value)]
+        for key, value in metrics.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    ]
+    return Report(f"{task} model on {source}", ["metric", "value"], rows)
+
+
+def architecture(model: dict[str, Any]) -> str:
+    """One line: layers x cell units, embedding size, and the options that are on."""
+    line = f"{model['num_layers']} x {model['cell'].upper()} {model['hidden_size']}"
+    if "embedding_dim" in model:
+        line += f", embedding {model['embedding_dim']}"
+    if model.get("attention"):
+        line += f", {model['attention']} attention"
+    if model.get("bidirectional"):
+        line += ", bidirectional"
+    if model.get("tie_embeddings"):
+        line += ", tied embeddings"
+    return line

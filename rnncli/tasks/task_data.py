@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
-from rnncli.config import ClassifyData, Section, validate_recipe
+from rnncli.config import Section, token_pattern, validate_recipe
 from rnncli.data.vocab import UNK
 from rnncli.errors import RecipeError, excerpt
-from rnncli.tasks import TASKS, get_task
+from rnncli.tasks.registry import get_task, known, names
 from rnncli.training.checkpoint import invalid, problems
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def _starts_with_unk(tokens: list[str]) -> list[str]:
 Unique = Annotated[list[str], AfterValidator(_unique)]
 Vocabulary = Annotated[list[str], AfterValidator(_unique), AfterValidator(_starts_with_unk)]
 # The recipe's own check of data.token_pattern (compiles, no capturing groups).
-TokenPattern = Annotated[str, AfterValidator(ClassifyData._regex)]
+TokenPattern = Annotated[str, AfterValidator(token_pattern)]
 
 
 class TokenizerData(StoredData):
@@ -95,9 +95,9 @@ def check_checkpoint(ckpt: Checkpoint) -> Section:
     """
     meta, path = ckpt.meta, ckpt.path
     task = meta.get("task")
-    if task not in TASKS:
-        known = ", ".join(TASKS)
-        raise invalid(path, f"task: unknown task {excerpt(task)} (this rnncli knows {known})")
+    if not known(task):
+        listed = ", ".join(names())
+        raise invalid(path, f"task: unknown task {excerpt(task)} (this rnncli knows {listed})")
     recipe = meta.get("recipe")
     if not isinstance(recipe, dict):
         raise invalid(path, "recipe: required")

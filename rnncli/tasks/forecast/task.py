@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,6 @@ from pandas.tseries.frequencies import to_offset
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from torch import Tensor, nn
 
-from rnncli.config import ForecastModel, ForecastRecipe
 from rnncli.data.series import (
     SCALINGS,
     Panel,
@@ -42,6 +42,8 @@ from rnncli.data.series import (
 from rnncli.errors import DataError, UsageError, excerpt
 from rnncli.models.builders import build_forecaster
 from rnncli.models.forecaster import Forecaster, point_index
+from rnncli.tasks import Loaded, Report
+from rnncli.tasks.forecast.schema import ForecastModel, ForecastRecipe
 from rnncli.tasks.task_data import StoredData, Unique
 from rnncli.training.checkpoint import check_header_room
 from rnncli.training.metrics import (
@@ -554,3 +556,139 @@ def backtest(
         q = codec.task_data["quantiles"]
         result["interval"] = {"low": q[0], "high": q[-1], "coverage": float(np.mean(coverage))}
     return result
+
+
+# ------------------------------------------------------------ reading for a model
+def data_options(
+    data: dict[str, Any],
+    target: str | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+) -> dict[str, Any]:
+    """A recipe's data section with the columns a command line names instead."""
+    data = dict(data)
+    if target is not None:
+        data["target"] = [target]
+    if time_column is not None:
+        data["time_column"] = time_column
+    if id_column is not None:
+        data["id_column"] = id_column
+    return data
+
+
+def read_series(
+    loaded: Loaded,
+    source: str | Path | IO[str] | None,
+    target: str | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+) -> Panel:
+    """A CSV (path, '-'/None for stdin, or a stream) read the way the model was trained."""
+    data = data_options(loaded.meta["recipe"]["data"], target, time_column, id_column)
+    if source is None or str(source) == "-":
+        source = sys.stdin
+    where = "stdin" if source is sys.stdin else None
+    panel = read(source, data, where)
+    trained = loaded.meta["task_data"]["targets"]
+    if len(panel.targets) != len(trained):
+        raise DataError(
+            f"the model forecasts {len(trained)} column(s) ({', '.join(trained)}), "
+            f"the data gives {len(panel.targets)} ({', '.join(panel.targets)}): use --target"
+        )
+    return panel
+
+
+def default_recipe(
+    train: str | Path,
+    horizon: int | None,
+    target: str | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+    max_minutes: float = 0.75,
+) -> dict[str, Any]:
+    """The built-in forecasting recipe for a CSV: sizes from the inferred frequency.
+
+    lookback = max(2 x season, 2 x horizon, 8); the last `horizon` steps choose the
+    epoch (early stopping); a log transform when every value is positive and the series
+    spans at least a factor of two (multiplicative growth is common in such data).
+    No horizon: one season of the frequency (12 for monthly data), 5 when there is none.
+    """
+    data = data_options({"train": str(train)}, target, time_column, id_column)
+    panel = read(Path(train), data)
+    if horizon is None:
+        season = season_length(panel.freq)
+        horizon = season if season > 1 else 5
+    values = np.concatenate([s.targets.ravel() for s in panel.series])
+    positive = bool(values.min() > 0) and float(values.max() / values.min()) >= 2.0
+    return {
+        "task": "forecast",
+        "data": {
+            **{k: v for k, v in data.items() if v is not None},
+            "horizon": horizon,
+            "valid_size": horizon,
+            "test_size": 0,
+            "log_transform": positive,
+        },
+        "model": {"cell": "lstm", "hidden_size": 64, "num_layers": 1, "dropout": 0.1},
+        "training": {
+            "epochs": 300,
+            "max_minutes": max_minutes,
+            "batch_size": 32,
+            "lr": 3.0e-3,
+            "patience": 40,
+            "rng_seed": 1234,
+            "device": "auto",
+        },
+    }
+
+
+def forecast_model(
+    loaded: Loaded,
+    source: str | Path | IO[str] | None,
+    horizon: int | None = None,
+    target: str | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+) -> list[SeriesForecast]:
+    """Forecast `horizon` steps (default: the trained horizon) after every series' end."""
+    if horizon is not None and horizon < 1:
+        raise UsageError("--horizon must be >= 1")
+    panel = read_series(loaded, source, target, time_column, id_column)
+    return forecast(loaded.model, Codec(loaded.meta["task_data"]), panel, horizon)
+
+
+# ------------------------------------------------------------------ the Task protocol
+evaluate_options: frozenset[str] = frozenset()
+
+
+def test_source(recipe: ForecastRecipe, task_data: dict[str, Any], run_dir: Path) -> Any:
+    """The training CSV: its series' last test_size steps were held out."""
+    return recipe.data.train if task_data["sizes"]["test_size"] > 0 else None
+
+
+def evaluate(loaded: Loaded, source: Any) -> dict[str, Any]:
+    panel = read_series(loaded, source)
+    return backtest(loaded.model, Codec(loaded.meta["task_data"]), panel, source)
+
+
+def report(metrics: dict[str, Any], source: Any) -> list[Report]:
+    """Model beside the naive and seasonal-naive baselines, one row per metric."""
+    title = (
+        f"backtest on {source}: {metrics['windows']} forecast origins over "
+        f"{metrics['series']} series (metrics averaged over series)"
+    )
+    names = ("model", "naive", "seasonal_naive")
+    rows = [[key, *(f"{metrics[n][key]:.4f}" for n in names)] for key in metrics["model"]]
+    notes = []
+    interval = metrics.get("interval")
+    if interval:
+        notes.append(
+            f"{interval['low']:g}-{interval['high']:g} interval covers "
+            f"{interval['coverage']:.1%} of the actual values"
+        )
+    columns = ["metric", *(n.replace("_", " ") for n in names)]
+    return [Report(title, columns, rows, notes)]
+
+
+def describe(meta: dict[str, Any]) -> dict[str, Any]:
+    return {"vocab_size": 0, "tokenizer": None}

@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from rnncli.config import SideText, TranslateData, TranslateModel, TranslateRecipe
 from rnncli.data.batching import bucketed, pad_batch
 from rnncli.data.pairs import dedupe, filter_words, hold_out, read_pairs, tsv_bytes
 from rnncli.data.vocab import UNK, Tokenizer, Vocab
@@ -31,7 +30,14 @@ from rnncli.decoding import Hypothesis, beam_search, greedy_search
 from rnncli.errors import DataError, UsageError
 from rnncli.models.builders import build_seq2seq
 from rnncli.models.seq2seq import Seq2Seq
+from rnncli.tasks import Loaded, Report, metric_table
 from rnncli.tasks.task_data import StoredData, TokenizerData, Vocabulary
+from rnncli.tasks.translate.schema import (
+    SideText,
+    TranslateData,
+    TranslateModel,
+    TranslateRecipe,
+)
 from rnncli.training.checkpoint import atomic_write, check_header_room
 from rnncli.training.metrics import bleu_chrf
 from rnncli.training.trainer import TrainPlan
@@ -501,3 +507,52 @@ def read_eval_pairs(
         bool(data.get("reverse", False)),
         data.get("quoting", "none"),
     )
+
+
+# ------------------------------------------------------------------ the Task protocol
+evaluate_options = frozenset({"references", "beam", "length_penalty"})
+
+
+def test_source(recipe: TranslateRecipe, task_data: dict[str, Any], run_dir: Path) -> Any:
+    """The held-out pairs the run wrote (data.test or data.test_size), else data.test."""
+    held_out = run_dir / "test.tsv"
+    return held_out if held_out.is_file() else recipe.data.test
+
+
+def evaluate(
+    loaded: Loaded,
+    source: Any,
+    references: str | Path | None = None,
+    beam: int = 5,
+    length_penalty: float = 1.0,
+) -> dict[str, Any]:
+    """BLEU and chrF of beam search, token accuracy and perplexity on pairs: a TSV,
+    {source:, target:} files, or a source file and its `references`."""
+    if references is not None:
+        source = {"source": str(source), "target": str(references)}
+    # valid.tsv / test.tsv written by the run itself are already in the trained direction
+    run_split = not isinstance(source, dict) and (
+        Path(source).resolve().parent == loaded.path.resolve().parent
+        and Path(source).name in ("valid.tsv", "test.tsv")
+    )
+    pairs = read_eval_pairs(source, loaded.meta["recipe"]["data"], as_trained=run_split)
+    codec = Codec(loaded.meta["task_data"])
+    return evaluate_pairs(loaded.model, codec, pairs, beam, length_penalty)  # type: ignore[arg-type]
+
+
+def report(metrics: dict[str, Any], source: Any) -> list[Report]:
+    table = metric_table(name, source, metrics)
+    if "bleu_signature" in metrics:
+        table.notes.append(f"sacrebleu {metrics['bleu_signature']}, beam {metrics['beam']}")
+    return [table]
+
+
+def describe(meta: dict[str, Any]) -> dict[str, Any]:
+    data = meta["task_data"]
+    source = len(data["source"]["vocab"])
+    target = source if data.get("joint") else len(data["target"]["vocab"])
+    return {
+        "vocab_size": {"source": source, "target": target},
+        "tokenizer": data["source"]["tokenizer"],
+        "train_pairs": data.get("train_pairs"),
+    }

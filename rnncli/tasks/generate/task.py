@@ -21,7 +21,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from rnncli import decoding
-from rnncli.config import GenerateRecipe, ModelSection
+from rnncli.config import ModelSection
 from rnncli.data.streams import StreamBatches
 from rnncli.data.text import Encoder, count_tokens, encode_file
 from rnncli.data.vocab import Tokenizer, Vocab
@@ -29,6 +29,8 @@ from rnncli.errors import DataError, UsageError
 from rnncli.models.builders import build_language_model
 from rnncli.models.language_model import LanguageModel
 from rnncli.models.recurrent import detach_state
+from rnncli.tasks import Loaded, Report, metric_table
+from rnncli.tasks.generate.schema import GenerateRecipe
 from rnncli.tasks.task_data import StoredData, TokenizerData, Vocabulary
 from rnncli.training.checkpoint import check_header_room
 from rnncli.training.trainer import TrainPlan
@@ -259,3 +261,29 @@ def _hold_back(text: str, stop: str) -> tuple[str, str, bool]:
         if stop.startswith(text[-keep:]):
             return text[:-keep], text[-keep:], False
     return text, "", False
+
+
+# ------------------------------------------------------------------ the Task protocol
+evaluate_options = frozenset({"encoding"})
+
+
+def test_source(recipe: GenerateRecipe, task_data: dict[str, Any], run_dir: Path) -> Any:
+    return recipe.data.test
+
+
+def evaluate(loaded: Loaded, source: Any, encoding: str = "utf-8") -> dict[str, Any]:
+    codec = Codec(loaded.meta["task_data"])
+    return evaluate_file(loaded.model, codec, Path(source), encoding)  # type: ignore[arg-type]
+
+
+def report(metrics: dict[str, Any], source: Any) -> list[Report]:
+    return [metric_table(name, source, metrics)]
+
+
+def describe(meta: dict[str, Any]) -> dict[str, Any]:
+    data = meta["task_data"]
+    return {
+        "vocab_size": len(data["vocab"]),
+        "tokenizer": data["tokenizer"],
+        "train_tokens": data.get("train_tokens"),
+    }

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
-from rnncli.config import ClassifyData, ClassifyModel, ClassifyRecipe
 from rnncli.data.batching import bucketed, pad_batch
 from rnncli.data.tables import read_labelled
 from rnncli.data.vectors import load_vectors
@@ -26,6 +25,8 @@ from rnncli.data.vocab import Tokenizer, Vocab
 from rnncli.errors import DataError
 from rnncli.models.builders import build_classifier
 from rnncli.models.classifier import Classifier
+from rnncli.tasks import Loaded, Report, metric_table
+from rnncli.tasks.classify.schema import ClassifyData, ClassifyModel, ClassifyRecipe
 from rnncli.tasks.task_data import StoredData, TokenizerData, Unique, Vocabulary
 from rnncli.training.checkpoint import check_header_room
 from rnncli.training.metrics import classification_metrics, multilabel_metrics
@@ -370,3 +371,47 @@ def evaluate_file(
     xs, ys = encode_rows(codec, read_rows(path, data), str(path))
     probs = predict_ids(model, xs, 256, codec.multi_label)
     return score(probs, ys.numpy(), codec, threshold)
+
+
+# ------------------------------------------------------------------ the Task protocol
+evaluate_options: frozenset[str] = frozenset()
+
+
+def test_source(recipe: ClassifyRecipe, task_data: dict[str, Any], run_dir: Path) -> Any:
+    return recipe.data.test
+
+
+def evaluate(loaded: Loaded, source: Any) -> dict[str, Any]:
+    recipe = loaded.meta["recipe"]
+    codec = Codec(loaded.meta["task_data"])
+    threshold = float(recipe["model"].get("threshold", 0.5))
+    return evaluate_file(loaded.model, codec, Path(source), recipe["data"], threshold)
+
+
+def report(metrics: dict[str, Any], source: Any) -> list[Report]:
+    """The metrics, then precision/recall/F1 per class and the confusion matrix."""
+    tables = [metric_table(name, source, metrics)]
+    per_class = metrics.get("per_class")
+    if per_class:
+        rows = [
+            [label, *(f"{row[k]:.4f}" for k in ("precision", "recall", "f1")), str(row["support"])]
+            for label, row in per_class.items()
+        ]
+        tables.append(Report("per class", ["label", "precision", "recall", "f1", "support"], rows))
+    if per_class and "confusion" in metrics:
+        names = list(per_class)
+        rows = [
+            [label, *(str(n) for n in row)]
+            for label, row in zip(names, metrics["confusion"], strict=True)
+        ]
+        tables.append(Report("confusion (rows: gold, columns: predicted)", ["", *names], rows))
+    return tables
+
+
+def describe(meta: dict[str, Any]) -> dict[str, Any]:
+    data = meta["task_data"]
+    return {
+        "vocab_size": len(data["vocab"]),
+        "tokenizer": data["tokenizer"],
+        "train_tokens": data.get("train_tokens"),
+    }
