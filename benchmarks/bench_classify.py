@@ -65,7 +65,7 @@ def main() -> None:
         n = sum(1 for _ in api.classify(loaded, lines, args.batch_size))
         ours = n / (time.perf_counter() - start)
 
-        codec = cls.Codec(loaded.meta["task_data"])
+        codec = cls.Codec(loaded.state)
         seqs = [codec.encode(x) for x in lines]  # pre-tokenized: not timed
         batches = [
             pad_batch(seqs[b : b + args.batch_size]) for b in range(0, len(seqs), args.batch_size)

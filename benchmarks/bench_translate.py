@@ -51,7 +51,7 @@ OVERRIDES = [
 
 def rnncli_training(plan, recipe, steps: int, tmp: Path) -> float:  # type: ignore[no-untyped-def]
     torch.manual_seed(0)
-    plan.model = tr.build_model(recipe.model, plan.meta)
+    plan.model = tr.build_model(recipe.model, tr.TaskData.from_json(plan.meta))
     recipe.training.max_steps = steps
     clock = StepClock()
     meta = {"task": "translate", "recipe": recipe.model_dump(mode="json")}

@@ -30,7 +30,7 @@ from rnncli.data.text import read_lines
 from rnncli.errors import CheckpointError, RecipeError, UsageError
 from rnncli.tasks import Loaded, Report
 from rnncli.tasks.registry import builtin_file, get_task
-from rnncli.tasks.task_data import check_checkpoint
+from rnncli.tasks.task_data import checked
 from rnncli.training import rundir
 from rnncli.training.checkpoint import (
     Checkpoint,
@@ -93,10 +93,10 @@ def _resume(
         )
     with rundir.existing_run(run_dir):
         ckpt = load_checkpoint(run_dir / "last.safetensors", with_train=True)
-        check_checkpoint(ckpt)
+        _, state = checked(ckpt)
         data = apply_overrides(dict(ckpt.meta["recipe"]), overrides)
         spec = validate_recipe(data, str(run_dir / "recipe.yaml"))
-        if not overrides and _complete(spec, ckpt, run_dir):
+        if not overrides and _complete(spec, ckpt, state, run_dir):
             log.info(
                 "%s is already complete (step %s): nothing to resume; "
                 "--set training.max_steps=N (or epochs) trains it further",
@@ -106,43 +106,40 @@ def _resume(
             return run_dir
         if overrides:
             _write(run_dir / "recipe.yaml", dump_recipe(spec).encode("utf-8"), run_dir)
-        return _fit(spec, run_dir, ckpt, callbacks, threads)
+        return _fit(spec, run_dir, (ckpt, state), callbacks, threads)
 
 
-def _complete(spec: Section, ckpt: Checkpoint, run_dir: Path) -> bool:
+def _complete(spec: Section, ckpt: Checkpoint, state: Any, run_dir: Path) -> bool:
     """Training done and, if there is a test set, its score written."""
     training = ckpt.meta.get("training") or {}
     if not training.get("done"):
         return False
-    test = _test_source(spec, ckpt.meta["task_data"], run_dir)
+    test = get_task(ckpt.task).test_source(spec, state, run_dir)
     return not test or has_test_line(run_dir / "metrics.jsonl", training["steps"])
-
-
-def _test_source(spec: Section, task_data: dict[str, Any], run_dir: Path) -> Any:
-    """What the finished run is scored on: data.test, or the task's own held-out part."""
-    return get_task(spec.task).test_source(spec, task_data, run_dir)  # type: ignore[attr-defined]
 
 
 def _fit(
     spec: Section,
     run_dir: Path,
-    ckpt: Checkpoint | None,
+    resumed: tuple[Checkpoint, Any] | None,
     callbacks: Iterable[Callback],
     threads: int | None,
 ) -> Path:
+    """Train (or go on training) a run; then score its test data, if it has any."""
     cfg = spec.training  # type: ignore[attr-defined]
     set_threads(threads or cfg.threads)
     task = get_task(spec.task)  # type: ignore[attr-defined]
     torch.manual_seed(cfg.rng_seed)
-    plan = task.prepare(spec, run_dir, ckpt.meta["task_data"] if ckpt else None)
+    plan = task.prepare(spec, run_dir, resumed[1] if resumed else None)
     meta = {"task": task.name, "recipe": spec.model_dump(mode="json")}
     trainer = Trainer(plan, cfg, run_dir, meta, callbacks)
-    if ckpt is not None:
-        trainer.restore(ckpt)
+    if resumed is not None:
+        trainer.restore(resumed[0])
     state = trainer.fit()
-    test = _test_source(spec, plan.meta, run_dir)
+    test = task.test_source(spec, task.TaskData.from_json(plan.meta), run_dir)
     if test:
-        metrics = evaluate(load(run_dir, task.name, device=cfg.device), test)
+        loaded = load(run_dir, task.name, device=cfg.device)
+        metrics = evaluate(loaded, test)
         with rundir.writing(run_dir / "metrics.jsonl", run_dir):
             row = {"step": state.step, "split": "test", **metrics}
             append_metrics(run_dir / "metrics.jsonl", row)
@@ -186,8 +183,8 @@ def load(
     path = builtin_path(task or "generate") if model is None else resolve_model_path(Path(model))
     ckpt = load_checkpoint(path, task=task)
     task = ckpt.task
-    recipe = check_checkpoint(ckpt)
-    net = get_task(task).build_model(recipe.model, ckpt.meta["task_data"])  # type: ignore[attr-defined]
+    recipe, state = checked(ckpt)
+    net = get_task(task).build_model(recipe.model, state)  # type: ignore[attr-defined]
     try:
         net.load_state_dict(ckpt.model)
     except RuntimeError as exc:
@@ -196,7 +193,7 @@ def load(
             f"checkpoint weights do not fit its model ({path}): {first}"
         ) from None
     net.to(pick_device(device)).eval()
-    return Loaded(task=task, model=net, meta=ckpt.meta, path=path, builtin=builtin)
+    return Loaded(task, net, ckpt.meta, path, recipe=recipe, state=state, builtin=builtin)
 
 
 def _impl(loaded: Loaded, task: str) -> Any:
@@ -229,7 +226,7 @@ def generate(
     generator = torch.Generator(device=next(loaded.model.parameters()).device)
     generator.manual_seed(rng_seed if rng_seed is not None else torch.seed())
     lm = _impl(loaded, "generate")
-    codec = lm.Codec(loaded.meta["task_data"])
+    codec = lm.Codec(loaded.state)
     return lm.generate(  # type: ignore[no-any-return]
         loaded.model,  # type: ignore[arg-type]
         codec,
@@ -265,7 +262,7 @@ def classify(
     if batch_size < 1:
         raise UsageError("--batch-size must be >= 1")
     cls = _impl(loaded, "classify")
-    codec = cls.Codec(loaded.meta["task_data"])
+    codec = cls.Codec(loaded.state)
     for text, probs in cls.classify_lines(loaded.model, codec, lines, batch_size):
         yield text, {} if probs is None else dict(zip(codec.labels, probs.tolist(), strict=True))
 
@@ -281,13 +278,14 @@ def decide(
     Single-label: the `top_k` (default 1) most probable. Multi-label: every label at or
     above `threshold` (default: the recipe's `model.threshold`), at most `top_k`.
     """
+    _impl(loaded, "classify")
     ranked = sorted(probs.items(), key=lambda kv: -kv[1])
-    if not loaded.meta["task_data"].get("multi_label"):
+    if not loaded.state.multi_label:
         if threshold is not None:
             raise UsageError("--threshold applies to multi-label models; this one is not")
         return ranked[: top_k or 1]
     if threshold is None:
-        threshold = float(loaded.meta["recipe"]["model"].get("threshold", 0.5))
+        threshold = loaded.recipe.model.threshold
     if not 0 < threshold < 1:
         raise UsageError("--threshold must be between 0 and 1")
     return [(label, p) for label, p in ranked if p >= threshold][:top_k]
@@ -296,7 +294,7 @@ def decide(
 def trace(loaded: Loaded, text: str) -> list[tuple[str, dict[str, float]]]:
     """The class probabilities after each token of `text`: the model's opinion as it reads."""
     cls = _impl(loaded, "classify")
-    codec = cls.Codec(loaded.meta["task_data"])
+    codec = cls.Codec(loaded.state)
     tokens = codec.tokenizer.split(text)[: codec.max_length or None] or [""]
     ids = codec.encode(text)
     prefixes = [ids[: i + 1] for i in range(len(ids))]
@@ -397,7 +395,7 @@ def translate(
     cut (`Translation.truncated` says by how many).
     """
     tr = _impl(loaded, "translate")
-    codec = tr.Codec(loaded.meta["task_data"])
+    codec = tr.Codec(loaded.state)
     search = tr.Search(beam, n_best, length_penalty, max_ratio, max_length, batch_size, attention)
     return tr.translate_lines(loaded.model, codec, lines, search.check())  # type: ignore[no-any-return]
 
@@ -444,10 +442,10 @@ def info(model: str | Path | None, task: str | None = None) -> dict[str, Any]:
     """What a run is: task, architecture, size, data, training time and metrics."""
     path = builtin_path(task or "generate") if model is None else resolve_model_path(Path(model))
     ckpt = load_checkpoint(path)
-    check_checkpoint(ckpt)
+    _, state = checked(ckpt)
     meta = ckpt.meta
-    recipe = meta["recipe"]
-    described = get_task(meta["task"]).describe(meta)
+    recipe = meta["recipe"]  # as stored: `rnn info --format json` shows what the file holds
+    described = get_task(meta["task"]).describe(state)
     return {
         "path": str(path),
         "task": meta["task"],

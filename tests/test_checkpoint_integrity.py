@@ -65,7 +65,8 @@ def _small_checkpoint() -> bytearray:
         "label_separator": "|",
         "train_rows": 10,
     }
-    model = get_task("classify").build_model(recipe.model, task_data)  # type: ignore[attr-defined]
+    task = get_task("classify")
+    model = task.build_model(recipe.model, task.TaskData.from_json(task_data))  # type: ignore[attr-defined]
     meta = {"task": "classify", "recipe": recipe.model_dump(mode="json"), "task_data": task_data}
     return ck.encode(ck.Checkpoint(meta=meta, model=model.state_dict()))
 

@@ -186,7 +186,7 @@ def test_subword_tokenizer_trains_and_round_trips(tmp_path: Path) -> None:
         data={"tokenizer": "subword", "subword_model": "unigram", "subword_vocab_size": 60},
     )
     loaded = api.load(run)
-    codec = cls.Codec(loaded.meta["task_data"])
+    codec = cls.Codec(loaded.state)
     assert codec.tokenizer.kind == "subword"
     assert codec.tokenizer.join(codec.tokenizer.split("he ate the pie")) == "he ate the pie"
     out = dict(api.classify(loaded, ["he ate the pie happily", "he ate the pie angrily"]))
@@ -202,7 +202,7 @@ def test_token_pattern_is_used_and_checked(tmp_path: Path) -> None:
         validate_recipe({**base, "data": {"train": "x.tsv", "token_pattern": "[a-"}})
     rows = [("a-b c", "x"), ("d-e f", "y")] * 8
     run = _train_with(tmp_path, rows, data={"token_pattern": r"[^\s-]+"})
-    codec = cls.Codec(api.load(run).meta["task_data"])
+    codec = cls.Codec(api.load(run).state)
     assert codec.tokenizer.split("A-b c") == ["a", "b", "c"]
 
 
@@ -217,7 +217,7 @@ def test_pretrained_vectors_initialise_embeddings(tmp_path: Path) -> None:
         model={"embedding_dim": 4, "pretrained_vectors": str(vectors), "freeze_embeddings": True},
     )
     loaded = api.load(run)
-    index = cls.Codec(loaded.meta["task_data"]).vocab.index
+    index = cls.Codec(loaded.state).vocab.index
     weight = loaded.model.embedding.weight  # type: ignore[union-attr]
     assert weight[index["happily"]].tolist() == [5, 6, 7, 8]  # exact match beats lower-cased
     assert weight[index["pie"]].tolist() == [0.5] * 4  # frozen: still the file's vector
@@ -240,11 +240,17 @@ def test_class_weights_and_monitor(tmp_path: Path) -> None:
     assert meta["recipe"]["training"]["monitor"] == "valid_macro_f1"
     assert meta["metrics"]["valid_macro_f1"] == 1.0
     weights = cls.class_weights(
-        "balanced", cls.Codec(meta["task_data"]), torch.tensor([1] * 36 + [0] * 3)
+        "balanced",
+        cls.Codec(cls.TaskData.from_json(meta["task_data"])),
+        torch.tensor([1] * 36 + [0] * 3),
     )
     assert weights is not None and weights[0] / weights[1] == pytest.approx(12.0)
     with pytest.raises(DataError, match="unknown label"):
-        cls.class_weights({"nope": 2.0}, cls.Codec(meta["task_data"]), torch.tensor([0, 1]))
+        cls.class_weights(
+            {"nope": 2.0},
+            cls.Codec(cls.TaskData.from_json(meta["task_data"])),
+            torch.tensor([0, 1]),
+        )
 
 
 def test_multi_label(tmp_path: Path) -> None:

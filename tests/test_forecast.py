@@ -90,7 +90,7 @@ def test_no_leakage_and_scalers_fit_on_train_only(tmp_path: Path) -> None:
     spec = api.load_recipe(_recipe(tmp_path, csv, data={"valid_size": 6, "test_size": 12}))
     plan = fc.prepare(spec, tmp_path, None)  # type: ignore[arg-type]
     sizes = plan.meta["sizes"]
-    codec = fc.Codec(plan.meta)
+    codec = fc.Codec(fc.TaskData.from_json(plan.meta))
     panel = fc.read(csv, spec.data.model_dump())  # type: ignore[attr-defined]
     scalers = {s.id: codec.scalers(s) for s in panel.series}
     valid_start, test_start = fc.split_bounds(96, sizes)

@@ -119,9 +119,9 @@ def test_recipe_key_data_quoting(tmp_path: Path) -> None:
     recipe = write(tmp_path, "r.yaml", f"task: classify\ndata: {{train: {path}}}\n")
     spec = load_recipe(recipe)
     assert spec.data.quoting == "auto"  # type: ignore[union-attr]
-    assert read_rows(path, spec.data.model_dump()) == [('"a b"', "x")]
+    assert read_rows(path, spec.data) == [('"a b"', "x")]
     quoted = load_recipe(recipe, ["data.quoting=csv"])
-    assert read_rows(path, quoted.data.model_dump()) == [("a b", "x")]
+    assert read_rows(path, quoted.data) == [("a b", "x")]
     with pytest.raises(RecipeError, match="quoting"):
         load_recipe(recipe, ["data.quoting=maybe"])
     for task, extra in (("forecast", ""), ("translate", "")):

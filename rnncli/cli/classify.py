@@ -64,8 +64,7 @@ def classify(
             else:
                 out.write(f"{token}\t{best}\t{probs[best]:.4f}\n")
         return
-    multi = bool(loaded.meta["task_data"].get("multi_label"))
-    sep = loaded.meta["task_data"].get("label_separator", "|")
+    multi, sep = loaded.state.multi_label, loaded.state.label_separator
     api.decide(loaded, {}, top_k, threshold)  # a bad --threshold fails before any work
     blank: list[int] = []
     for number, (text, probs) in enumerate(api.classify(loaded, lines, batch_size), start=1):

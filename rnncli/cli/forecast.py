@@ -101,9 +101,8 @@ def forecast(
             results = api.forecast(loaded, data, horizon, **columns)
             if save_model is not None:
                 note(f"fitted model saved in {run_dir} (use --model {run_dir})", quiet)
-    quantiles = loaded.meta["task_data"].get("quantiles") or []
-    targets = loaded.meta["task_data"]["targets"]
-    rows = list(_rows(results, targets, quantiles, bool(loaded.meta["task_data"]["id_column"])))
+    targets, quantiles = loaded.state.targets, loaded.state.quantiles or []
+    rows = list(_rows(results, targets, quantiles, bool(loaded.state.id_column)))
     out = sys.stdout
     if fmt == "json":
         out.write(json.dumps(rows) + "\n")

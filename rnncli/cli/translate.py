@@ -70,7 +70,7 @@ def translate(
         raise UsageError("--attention adds matrices to --format jsonl output")
     loaded = load_model(model, "translate", device, threads, quiet)
     wants_attention = attention or plot_attention is not None
-    if wants_attention and loaded.meta["recipe"]["model"].get("attention") == "none":
+    if wants_attention and loaded.recipe.model.attention == "none":
         raise UsageError("this model has no attention (model.attention: none) to show")
     lines = api.read_lines(file)
     results = api.translate(
@@ -104,7 +104,7 @@ def translate(
             for cand in result.candidates:
                 out.write(f"{number}\t{cand.score:.4f}\t{cand.text}\n")
     if truncated:
-        limit = loaded.meta["task_data"]["max_length"]
+        limit = loaded.state.max_length
         log.warning(
             "%d line(s) over the model's %d source tokens were cut (line %s)",
             len(truncated),

@@ -23,12 +23,16 @@ if TYPE_CHECKING:
 
 @dataclass
 class Loaded:
-    """A trained model ready to predict, with what it needs (task data, recipe)."""
+    """A trained model ready to predict, with what it needs: its recipe (the validated
+    pydantic object of its task's schema) and its state (the task's typed `TaskData`:
+    vocabulary, tokenizer, labels, scalers...)."""
 
     task: str
     model: nn.Module
-    meta: dict[str, Any]
+    meta: dict[str, Any]  # the checkpoint's whole metadata (metrics, versions...)
     path: Path
+    recipe: Any
+    state: Any
     builtin: bool = False
 
 
@@ -50,15 +54,16 @@ class Task(Protocol):
     # `rnn evaluate` options it takes besides the data file (others are refused)
     evaluate_options: frozenset[str]
 
-    def prepare(self, recipe: Any, run_dir: Path, task_data: dict[str, Any] | None) -> TrainPlan:
-        """Data, model, loss and evaluation for training (task_data given when resuming)."""
+    def prepare(self, recipe: Any, run_dir: Path, state: Any | None) -> TrainPlan:
+        """Data, model, loss and evaluation for training (its stored state when resuming).
+        The plan's `meta` is the state as stored (`TaskData.to_json()`)."""
         ...
 
-    def build_model(self, model: Any, task_data: dict[str, Any]) -> nn.Module:
-        """An untrained model shaped for `task_data` (load weights into it to predict)."""
+    def build_model(self, model: Any, state: Any) -> nn.Module:
+        """An untrained model shaped for `state` (load weights into it to predict)."""
         ...
 
-    def test_source(self, recipe: Any, task_data: dict[str, Any], run_dir: Path) -> Any:
+    def test_source(self, recipe: Any, state: Any, run_dir: Path) -> Any:
         """What a finished run is scored on (data.test or its own held-out part), or None."""
         ...
 
@@ -70,7 +75,7 @@ class Task(Protocol):
         """The tables `rnn evaluate` shows for `metrics`."""
         ...
 
-    def describe(self, meta: dict[str, Any]) -> dict[str, Any]:
+    def describe(self, state: Any) -> dict[str, Any]:
         """For `rnn info`: vocab_size, tokenizer, data (one line), architecture (one line)."""
         ...
 

@@ -11,7 +11,7 @@ recipe file, and its `task_data` by the task's own schema: each task module defi
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
@@ -29,6 +29,16 @@ class StoredData(BaseModel):
     """Base of a task's `task_data` schema: exact types, no unknown keys, finite floats."""
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        """The typed state from its stored JSON (or a dict a task just made; numbers may
+        be numpy scalars there, hence lax). A checkpoint's is checked strictly first."""
+        return cls.model_validate(data, strict=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored JSON: the keys it was made from (no defaults added)."""
+        return self.model_dump(mode="json", exclude_unset=True)
 
     def weight_rows(self) -> dict[str, tuple[str, int]]:
         """{weight name: (field, rows it must have)}: sizes the stored weights must match."""
@@ -88,7 +98,12 @@ def _subword_model(text: str) -> None:
 
 
 def check_checkpoint(ckpt: Checkpoint) -> Section:
-    """Validate a loaded checkpoint's recipe and task data; return the recipe.
+    """Validate a loaded checkpoint's recipe and task data; return the recipe."""
+    return checked(ckpt)[0]
+
+
+def checked(ckpt: Checkpoint) -> tuple[Section, StoredData]:
+    """Validate a loaded checkpoint's recipe and task data; return both, typed.
 
     Raises CheckpointError naming the checkpoint and the field. Also checks that the
     vocabulary and label counts match the stored weights (`StoredData.weight_rows`).
@@ -117,4 +132,4 @@ def check_checkpoint(ckpt: Checkpoint) -> Section:
         if weight is not None and (weight.dim() == 0 or weight.shape[0] != rows):
             shape = "x".join(map(str, weight.shape)) or "scalar"
             raise invalid(path, f"task_data.{where}: {rows:,} entries, weight {name} is {shape}")
-    return spec
+    return spec, data

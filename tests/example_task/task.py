@@ -54,14 +54,14 @@ def read(path: Path | str) -> tuple[Tensor, Tensor]:
     return x, x.sum(1).float()
 
 
-def build_model(model: SumModel, task_data: dict[str, Any]) -> nn.Module:
+def build_model(model: SumModel, state: TaskData | None) -> nn.Module:
     return SumNet(model)
 
 
-def prepare(recipe: SumRecipe, run_dir: Path, task_data: dict[str, Any] | None) -> TrainPlan:
+def prepare(recipe: SumRecipe, run_dir: Path, state: TaskData | None) -> TrainPlan:
     x, y = read(recipe.data.train)
     cut = max(1, int(len(x) * (1 - recipe.data.valid_fraction)))
-    model = build_model(recipe.model, {})
+    model = build_model(recipe.model, state)
     size = recipe.training.batch_size
 
     def batches(epoch: int, start: int = 0) -> list[tuple[Tensor, Tensor]]:
@@ -87,7 +87,7 @@ def prepare(recipe: SumRecipe, run_dir: Path, task_data: dict[str, Any] | None) 
     )
 
 
-def test_source(recipe: SumRecipe, task_data: dict[str, Any], run_dir: Path) -> Any:
+def test_source(recipe: SumRecipe, state: TaskData, run_dir: Path) -> Any:
     return recipe.data.test
 
 
@@ -102,5 +102,5 @@ def report(metrics: dict[str, Any], source: Any) -> list[Report]:
     return [metric_table(name, source, metrics)]
 
 
-def describe(meta: dict[str, Any]) -> dict[str, Any]:
+def describe(state: TaskData) -> dict[str, Any]:
     return {"vocab_size": 10, "tokenizer": {"kind": "char"}}

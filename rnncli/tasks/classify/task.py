@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
-from rnncli.data.batching import bucketed, pad_batch
+from rnncli.data.batching import bucketed, by_length, chunks, pad_batch
 from rnncli.data.tables import read_labelled
 from rnncli.data.vectors import load_vectors
 from rnncli.data.vocab import Tokenizer, Vocab
@@ -55,13 +55,13 @@ class TaskData(StoredData):
 class Codec:
     """Tokenizer, vocabulary (id 0 is <unk>, also used as padding) and label names."""
 
-    def __init__(self, task_data: dict[str, Any]) -> None:
-        self.vocab = Vocab(list(task_data["vocab"]))
-        self.tokenizer = Tokenizer.from_json(task_data["tokenizer"])
-        self.labels: list[str] = list(task_data["labels"])
-        self.max_length: int | None = task_data.get("max_length")
-        self.multi_label: bool = bool(task_data.get("multi_label", False))
-        self.separator: str = task_data.get("label_separator", "|")
+    def __init__(self, state: TaskData) -> None:
+        self.vocab = Vocab(list(state.vocab))
+        self.tokenizer = Tokenizer.from_json(state.tokenizer.to_json())
+        self.labels: list[str] = list(state.labels)
+        self.max_length: int | None = state.max_length
+        self.multi_label: bool = state.multi_label
+        self.separator: str = state.label_separator
 
     def ids(self, tokens: list[str]) -> list[int]:
         index = self.vocab.index
@@ -81,8 +81,8 @@ class Codec:
         return [x for x in label.split(self.separator) if x]
 
 
-def build_model(model: ClassifyModel, task_data: dict[str, Any]) -> Classifier:
-    return build_classifier(model, len(task_data["vocab"]), len(task_data["labels"]))
+def build_model(model: ClassifyModel, state: TaskData) -> Classifier:
+    return build_classifier(model, len(state.vocab), len(state.labels))
 
 
 def _split(rows: list[tuple[str, str]], fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -100,23 +100,23 @@ def _split(rows: list[tuple[str, str]], fraction: float, seed: int) -> tuple[lis
     return sorted(train), sorted(valid)
 
 
-def read_rows(path: str | Path, data: dict[str, Any]) -> list[tuple[str, str]]:
+def read_rows(path: str | Path, data: ClassifyData) -> list[tuple[str, str]]:
     """(text, label) rows of a labelled file, read as the recipe's data section says."""
     rows = read_labelled(
         Path(path),
-        data.get("format", "auto"),
-        data["text_column"],
-        data["label_column"],
-        data.get("header", True),
-        data.get("encoding", "utf-8"),
-        data.get("label_separator", "|") if data.get("multi_label") else None,
-        data.get("quoting", "auto"),
+        data.format,
+        data.text_column,
+        data.label_column,
+        data.header,
+        data.encoding,
+        data.label_separator if data.multi_label else None,
+        data.quoting,
     )
-    names = data.get("label_names")
+    names = data.label_names
     if not names:
         return rows
-    if data.get("multi_label"):
-        sep = data.get("label_separator", "|")
+    if data.multi_label:
+        sep = data.label_separator
         return [
             (text, sep.join(sorted(names.get(x, x) for x in cell.split(sep) if x)))
             for text, cell in rows
@@ -124,7 +124,7 @@ def read_rows(path: str | Path, data: dict[str, Any]) -> list[tuple[str, str]]:
     return [(text, names.get(label, label)) for text, label in rows]
 
 
-def make_task_data(d: ClassifyData, train_rows: list[tuple[str, str]]) -> dict[str, Any]:
+def make_state(d: ClassifyData, train_rows: list[tuple[str, str]]) -> TaskData:
     """Tokenizer (a subword model is trained here), vocabulary and labels, from train only."""
     texts = [text for text, _ in train_rows]
     if d.tokenizer == "subword":
@@ -141,14 +141,16 @@ def make_task_data(d: ClassifyData, train_rows: list[tuple[str, str]]) -> dict[s
         labels = sorted({label for _, label in train_rows})
         if len(labels) < 2:
             raise DataError(f"{d.train} has one label only ({labels[0]!r}): nothing to learn")
-    return {
-        "vocab": vocab.tokens,
-        "tokenizer": tokenizer.to_json(),
-        "labels": labels,
-        "max_length": d.max_length,
-        "multi_label": d.multi_label,
-        "label_separator": d.label_separator,
-    }
+    return TaskData.from_json(
+        {
+            "vocab": vocab.tokens,
+            "tokenizer": tokenizer.to_json(),
+            "labels": labels,
+            "max_length": d.max_length,
+            "multi_label": d.multi_label,
+            "label_separator": d.label_separator,
+        }
+    )
 
 
 def class_weights(weights: str | dict[str, float], codec: Codec, targets: Tensor) -> Tensor | None:
@@ -172,26 +174,25 @@ def class_weights(weights: str | dict[str, float], codec: Codec, targets: Tensor
     return n / (k * counts)
 
 
-def prepare(recipe: ClassifyRecipe, run_dir: Path, task_data: dict[str, Any] | None) -> TrainPlan:
+def prepare(recipe: ClassifyRecipe, run_dir: Path, state: TaskData | None) -> TrainPlan:
     d, t = recipe.data, recipe.training
-    data = d.model_dump()
-    rows = read_rows(d.train, data)
+    rows = read_rows(d.train, d)
     if d.valid:
-        train_rows, valid_rows = rows, read_rows(d.valid, data)
+        train_rows, valid_rows = rows, read_rows(d.valid, d)
     else:
         tr, va = _split(rows, d.valid_fraction, t.rng_seed)
         train_rows, valid_rows = [rows[i] for i in tr], [rows[i] for i in va]
     if not valid_rows:
         raise DataError("no validation rows: set data.valid or raise data.valid_fraction")
-    fresh = task_data is None
-    if task_data is None:
-        task_data = make_task_data(d, train_rows)
-        check_header_room(task_data, run_dir)
-    codec = Codec(task_data)
+    fresh = state is None
+    if state is None:
+        state = make_state(d, train_rows)
+        check_header_room(state.to_json(), run_dir)
+    codec = Codec(state)
     train_x, train_y = encode_rows(codec, train_rows, d.train)
     valid_x, valid_y = encode_rows(codec, valid_rows, d.valid or d.train)
     torch.manual_seed(t.rng_seed)
-    model = build_model(recipe.model, task_data)
+    model = build_model(recipe.model, state)
     if fresh and recipe.model.pretrained_vectors:
         init_embeddings(model, codec, recipe.model)
     if recipe.model.freeze_embeddings:
@@ -235,7 +236,7 @@ def prepare(recipe: ClassifyRecipe, run_dir: Path, task_data: dict[str, Any] | N
         num_batches=lambda epoch: n_batches,
         loss=loss,
         evaluate=evaluate,
-        meta={**task_data, "train_rows": len(train_x)},
+        meta={**state.to_json(), "train_rows": len(train_x)},
         monitor=t.monitor,
         higher_is_better=t.monitor != "valid_loss",
         unit="lines",
@@ -321,11 +322,9 @@ def predict_ids(
     if not seqs:
         return np.zeros((0, 0), dtype=np.float32)
     device = next(model.parameters()).device
-    order = np.argsort([len(s) for s in seqs], kind="stable")
     parts: list[tuple[np.ndarray, np.ndarray]] = []
     with torch.inference_mode():
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
+        for idx in by_length([len(s) for s in seqs], batch_size):
             tokens, lengths = pad_batch([seqs[i] for i in idx])
             logits = model(tokens.to(device), lengths).float()
             probs = logits.sigmoid() if multi_label else logits.softmax(-1)
@@ -345,13 +344,7 @@ def classify_lines(
 
     Lines are gathered 4 batches at a time so each group can be sorted by length.
     """
-    chunk: list[str] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == batch_size * 4:
-            yield from _predict_chunk(model, codec, chunk, batch_size)
-            chunk = []
-    if chunk:
+    for chunk in chunks(lines, batch_size * 4):
         yield from _predict_chunk(model, codec, chunk, batch_size)
 
 
@@ -366,7 +359,7 @@ def _predict_chunk(
 
 
 def evaluate_file(
-    model: nn.Module, codec: Codec, path: Path, data: dict[str, Any], threshold: float = 0.5
+    model: nn.Module, codec: Codec, path: Path, data: ClassifyData, threshold: float = 0.5
 ) -> dict:
     xs, ys = encode_rows(codec, read_rows(path, data), str(path))
     probs = predict_ids(model, xs, 256, codec.multi_label)
@@ -377,15 +370,14 @@ def evaluate_file(
 evaluate_options: frozenset[str] = frozenset()
 
 
-def test_source(recipe: ClassifyRecipe, task_data: dict[str, Any], run_dir: Path) -> Any:
+def test_source(recipe: ClassifyRecipe, state: TaskData, run_dir: Path) -> Any:
     return recipe.data.test
 
 
 def evaluate(loaded: Loaded, source: Any) -> dict[str, Any]:
-    recipe = loaded.meta["recipe"]
-    codec = Codec(loaded.meta["task_data"])
-    threshold = float(recipe["model"].get("threshold", 0.5))
-    return evaluate_file(loaded.model, codec, Path(source), recipe["data"], threshold)
+    recipe = loaded.recipe
+    codec = Codec(loaded.state)
+    return evaluate_file(loaded.model, codec, Path(source), recipe.data, recipe.model.threshold)
 
 
 def report(metrics: dict[str, Any], source: Any) -> list[Report]:
@@ -408,10 +400,5 @@ def report(metrics: dict[str, Any], source: Any) -> list[Report]:
     return tables
 
 
-def describe(meta: dict[str, Any]) -> dict[str, Any]:
-    data = meta["task_data"]
-    return {
-        "vocab_size": len(data["vocab"]),
-        "tokenizer": data["tokenizer"],
-        "train_tokens": data.get("train_tokens"),
-    }
+def describe(state: TaskData) -> dict[str, Any]:
+    return {"vocab_size": len(state.vocab), "tokenizer": state.tokenizer.to_json()}

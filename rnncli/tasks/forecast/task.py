@@ -166,34 +166,35 @@ class TaskData(StoredData):
 class Codec:
     """What a trained forecaster needs to turn a CSV into model inputs and back."""
 
-    task_data: dict[str, Any]
+    state: TaskData
 
     @property
     def sizes(self) -> dict[str, int]:
-        return dict(self.task_data["sizes"])
+        return self.state.sizes.model_dump()
 
     @property
     def calendar(self) -> bool:
-        return bool(self.task_data["calendar"])
+        return self.state.calendar
 
     @property
     def freq(self) -> str:
-        return str(self.task_data["freq"])
+        return self.state.freq
 
     def n_channels(self) -> tuple[int, int, int]:
         """(targets, past, known-future incl. calendar) channel counts."""
-        td = self.task_data
+        st = self.state
         n_cal = len(calendar_names(self.freq)) if self.calendar else 0
-        return len(td["targets"]), len(td["past_covariates"]), len(td["future_covariates"]) + n_cal
+        return len(st.targets), len(st.past_covariates), len(st.future_covariates) + n_cal
 
     def scalers(self, series: Series, fit_rows: int | None = None) -> tuple[Scaler, Scaler]:
         """(targets, covariates) scalers of a series: the stored ones when it was trained on,
         else fitted on its first `fit_rows` steps (default: all it has)."""
-        stored = self.task_data["scalers"].get(series.id)
+        stored = self.state.scalers.get(series.id)
         if stored is not None:
-            return Scaler.from_json(stored[0]), Scaler.from_json(stored[1])
+            return Scaler.from_json(stored[0].to_json()), Scaler.from_json(stored[1].to_json())
         log.info("series %r was not in training: scaled by its own history", series.id)
-        return fit_scalers(self.task_data, series, fit_rows or len(series.times))
+        st = self.state
+        return fit_scalers(st.scaling, st.log_transform, series, fit_rows or len(series.times))
 
     def features(
         self, series: Series, scalers: tuple[Scaler, Scaler], extra: int = 0
@@ -226,20 +227,19 @@ class Codec:
         return out
 
 
-def fit_scalers(task_data: dict[str, Any], series: Series, rows: int) -> tuple[Scaler, Scaler]:
+def fit_scalers(kind: str, log: bool, series: Series, rows: int) -> tuple[Scaler, Scaler]:
     """Scalers fitted on the first `rows` observed steps only (the training part)."""
-    kind = task_data["scaling"]
     where = f"series {series.id!r}" if series.id else "the series"
-    t = Scaler(kind, bool(task_data["log_transform"])).fit(series.targets[:rows], where)
+    t = Scaler(kind, log).fit(series.targets[:rows], where)
     covs = np.concatenate([series.past[:rows], series.future[:rows]], axis=1)
     if covs.shape[1] == 0:  # no covariates: an identity scaler keeps the stored layout
         return t, Scaler("none", False).fit(np.zeros((1, 1)), where)
     return t, Scaler(kind, False).fit(covs, where)
 
 
-def build_model(model: ForecastModel, task_data: dict[str, Any]) -> Forecaster:
-    n_t, n_p, n_f = Codec(task_data).n_channels()
-    return build_forecaster(model, n_t, n_p, n_f, int(task_data["sizes"]["horizon"]))
+def build_model(model: ForecastModel, state: TaskData) -> Forecaster:
+    n_t, n_p, n_f = Codec(state).n_channels()
+    return build_forecaster(model, n_t, n_p, n_f, state.sizes.horizon)
 
 
 # --------------------------------------------------------------------- training
@@ -315,14 +315,14 @@ def pinball(pred: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
     return torch.maximum(quantiles * diff, (quantiles - 1) * diff).mean()
 
 
-def prepare(recipe: ForecastRecipe, run_dir: Path, task_data: dict[str, Any] | None) -> TrainPlan:
+def prepare(recipe: ForecastRecipe, run_dir: Path, state: TaskData | None) -> TrainPlan:
     d, t, m = recipe.data, recipe.training, recipe.model
     data = d.model_dump()
     panel = read(Path(d.train), data)
     sizes = resolve_sizes(data, panel.freq)
     check_lengths(panel, sizes, str(d.train))
-    if task_data is None:
-        task_data = {
+    if state is None:
+        task_data: dict[str, Any] = {
             "freq": panel.freq,
             "time_column": panel.time_column,
             "id_column": panel.id_column,
@@ -339,10 +339,11 @@ def prepare(recipe: ForecastRecipe, run_dir: Path, task_data: dict[str, Any] | N
         }
         for series in panel.series:
             valid_start, _ = split_bounds(len(series.times), sizes)
-            pair = fit_scalers(task_data, series, valid_start)
+            pair = fit_scalers(d.scaling, d.log_transform, series, valid_start)
             task_data["scalers"][series.id] = [pair[0].to_json(), pair[1].to_json()]
         check_header_room(task_data, run_dir, "train on fewer series at a time")
-    codec = Codec(task_data)
+        state = TaskData.from_json(task_data)
+    codec = Codec(state)
     scalers = {s.id: codec.scalers(s) for s in panel.series}
     train = collect(codec, panel, "train", scalers)
     valid = collect(codec, panel, "valid", scalers)
@@ -362,7 +363,7 @@ def prepare(recipe: ForecastRecipe, run_dir: Path, task_data: dict[str, Any] | N
         len(valid.origins),
     )
     torch.manual_seed(t.rng_seed)
-    model = build_model(m, task_data)
+    model = build_model(m, state)
     quantiles = torch.tensor(m.quantiles) if m.quantiles else None
 
     def loss_of(model: nn.Module, hist: Tensor, fut: Tensor, target: Tensor) -> Tensor:
@@ -401,7 +402,7 @@ def prepare(recipe: ForecastRecipe, run_dir: Path, task_data: dict[str, Any] | N
         num_batches=lambda epoch: n_batches,
         loss=loss,
         evaluate=evaluate,
-        meta={**task_data, "train_windows": n, "series": len(panel.series)},
+        meta={**state.to_json(), "train_windows": n, "series": len(panel.series)},
         monitor="valid_loss",
         higher_is_better=False,
         unit="windows",
@@ -511,7 +512,7 @@ def backtest(
     """
     sizes = dict(codec.sizes)
     lb, h, m = sizes["lookback"], sizes["horizon"], sizes["season"]
-    stride = int(codec.task_data.get("backtest_stride", 1))
+    stride = codec.state.backtest_stride
     test_size = sizes["test_size"] or h
     per: dict[str, list[dict[str, float]]] = {"model": [], "naive": [], "seasonal_naive": []}
     windows = 0
@@ -528,7 +529,7 @@ def backtest(
         w = Windows(torch.from_numpy(feat), torch.from_numpy(origins), lb, h, n_t, n_p)
         pred = predict_windows(model, w, h)  # (n, H, T, Q)
         values = scalers[0].inverse(np.moveaxis(pred, -1, 0))  # (Q, n, H, T)
-        q = codec.task_data.get("quantiles") or []
+        q = codec.state.quantiles or []
         point = values[point_index(q)]
         y = series.targets
         actual = np.stack([y[o : o + h] for o in origins])
@@ -553,7 +554,7 @@ def backtest(
     result["windows"] = windows
     result["series"] = len(per["model"])
     if coverage:
-        q = codec.task_data["quantiles"]
+        q = codec.state.quantiles or []
         result["interval"] = {"low": q[0], "high": q[-1], "coverage": float(np.mean(coverage))}
     return result
 
@@ -584,12 +585,12 @@ def read_series(
     id_column: str | None = None,
 ) -> Panel:
     """A CSV (path, '-'/None for stdin, or a stream) read the way the model was trained."""
-    data = data_options(loaded.meta["recipe"]["data"], target, time_column, id_column)
+    data = data_options(loaded.recipe.data.model_dump(), target, time_column, id_column)
     if source is None or str(source) == "-":
         source = sys.stdin
     where = "stdin" if source is sys.stdin else None
     panel = read(source, data, where)
-    trained = loaded.meta["task_data"]["targets"]
+    trained = loaded.state.targets
     if len(panel.targets) != len(trained):
         raise DataError(
             f"the model forecasts {len(trained)} column(s) ({', '.join(trained)}), "
@@ -654,21 +655,21 @@ def forecast_model(
     if horizon is not None and horizon < 1:
         raise UsageError("--horizon must be >= 1")
     panel = read_series(loaded, source, target, time_column, id_column)
-    return forecast(loaded.model, Codec(loaded.meta["task_data"]), panel, horizon)
+    return forecast(loaded.model, Codec(loaded.state), panel, horizon)
 
 
 # ------------------------------------------------------------------ the Task protocol
 evaluate_options: frozenset[str] = frozenset()
 
 
-def test_source(recipe: ForecastRecipe, task_data: dict[str, Any], run_dir: Path) -> Any:
+def test_source(recipe: ForecastRecipe, state: TaskData, run_dir: Path) -> Any:
     """The training CSV: its series' last test_size steps were held out."""
-    return recipe.data.train if task_data["sizes"]["test_size"] > 0 else None
+    return recipe.data.train if state.sizes.test_size > 0 else None
 
 
 def evaluate(loaded: Loaded, source: Any) -> dict[str, Any]:
     panel = read_series(loaded, source)
-    return backtest(loaded.model, Codec(loaded.meta["task_data"]), panel, source)
+    return backtest(loaded.model, Codec(loaded.state), panel, source)
 
 
 def report(metrics: dict[str, Any], source: Any) -> list[Report]:
@@ -690,5 +691,5 @@ def report(metrics: dict[str, Any], source: Any) -> list[Report]:
     return [Report(title, columns, rows, notes)]
 
 
-def describe(meta: dict[str, Any]) -> dict[str, Any]:
+def describe(state: TaskData) -> dict[str, Any]:
     return {"vocab_size": 0, "tokenizer": None}

@@ -55,9 +55,9 @@ class TaskData(StoredData):
 class Codec:
     """The vocabulary and tokenizer of a trained model: text <-> ids."""
 
-    def __init__(self, task_data: dict[str, Any]) -> None:
-        self.vocab = Vocab(list(task_data["vocab"]))
-        self.tokenizer = Tokenizer.from_json(task_data["tokenizer"])
+    def __init__(self, state: TaskData) -> None:
+        self.vocab = Vocab(list(state.vocab))
+        self.tokenizer = Tokenizer.from_json(state.tokenizer.to_json())
         self.encoder = Encoder(self.vocab, self.tokenizer)
 
     def encode(self, text: str, allow_unknown: bool = False) -> np.ndarray:
@@ -76,23 +76,23 @@ class Codec:
         return self.tokenizer.join(self.vocab.tokens[i] for i in ids)
 
 
-def build_model(model: ModelSection, task_data: dict[str, Any]) -> LanguageModel:
-    return build_language_model(model, len(task_data["vocab"]))
+def build_model(model: ModelSection, state: TaskData) -> LanguageModel:
+    return build_language_model(model, len(state.vocab))
 
 
-def prepare(recipe: GenerateRecipe, run_dir: Path, task_data: dict[str, Any] | None) -> TrainPlan:
+def prepare(recipe: GenerateRecipe, run_dir: Path, state: TaskData | None) -> TrainPlan:
     """Vocabulary (or the saved one on resume), encoded corpus, model and loss."""
     d, t = recipe.data, recipe.training
     train_path = Path(d.train)
     tokenizer = Tokenizer(d.tokenizer, d.lowercase)
-    if task_data is None:
+    if state is None:
         counts = count_tokens(train_path, tokenizer, d.encoding)
         if not counts:
             raise DataError(f"no text in {train_path}: the training file is empty")
         vocab = Vocab.from_counts(counts, d.min_freq, d.max_size)
-        task_data = {"vocab": vocab.tokens, "tokenizer": tokenizer.to_json()}
-        check_header_room(task_data, run_dir)
-    codec = Codec(task_data)
+        state = TaskData.from_json({"vocab": vocab.tokens, "tokenizer": tokenizer.to_json()})
+        check_header_room(state.to_json(), run_dir)
+    codec = Codec(state)
     ids = encode_file(train_path, codec.encoder, run_dir / "cache" / "train.ids", d.encoding)
     if d.valid:
         valid_ids = encode_file(
@@ -110,13 +110,11 @@ def prepare(recipe: GenerateRecipe, run_dir: Path, task_data: dict[str, Any] | N
         )
     if len(valid_ids) < 2:
         raise DataError("no validation text: raise data.valid_fraction or set data.valid")
-    task_data = {
-        **task_data,
-        "train_tokens": len(train_ids),
-        "valid_tokens": len(valid_ids),
-    }
+    state = state.model_copy(
+        update={"train_tokens": len(train_ids), "valid_tokens": len(valid_ids)}
+    )
     torch.manual_seed(t.rng_seed)
-    model = build_model(recipe.model, task_data)
+    model = build_model(recipe.model, state)
     char_level = tokenizer.kind == "char"
 
     def loss(model: nn.Module, batch: tuple[Tensor, Tensor], carry: Any) -> tuple[Tensor, int, Any]:
@@ -134,7 +132,7 @@ def prepare(recipe: GenerateRecipe, run_dir: Path, task_data: dict[str, Any] | N
         num_batches=batches.num_batches,
         loss=loss,
         evaluate=evaluate,
-        meta=task_data,
+        meta=state.to_json(),
     )
 
 
@@ -267,12 +265,12 @@ def _hold_back(text: str, stop: str) -> tuple[str, str, bool]:
 evaluate_options = frozenset({"encoding"})
 
 
-def test_source(recipe: GenerateRecipe, task_data: dict[str, Any], run_dir: Path) -> Any:
+def test_source(recipe: GenerateRecipe, state: TaskData, run_dir: Path) -> Any:
     return recipe.data.test
 
 
 def evaluate(loaded: Loaded, source: Any, encoding: str = "utf-8") -> dict[str, Any]:
-    codec = Codec(loaded.meta["task_data"])
+    codec = Codec(loaded.state)
     return evaluate_file(loaded.model, codec, Path(source), encoding)  # type: ignore[arg-type]
 
 
@@ -280,10 +278,9 @@ def report(metrics: dict[str, Any], source: Any) -> list[Report]:
     return [metric_table(name, source, metrics)]
 
 
-def describe(meta: dict[str, Any]) -> dict[str, Any]:
-    data = meta["task_data"]
+def describe(state: TaskData) -> dict[str, Any]:
     return {
-        "vocab_size": len(data["vocab"]),
-        "tokenizer": data["tokenizer"],
-        "train_tokens": data.get("train_tokens"),
+        "vocab_size": len(state.vocab),
+        "tokenizer": state.tokenizer.to_json(),
+        "train_tokens": state.train_tokens,
     }

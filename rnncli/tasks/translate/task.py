@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from rnncli.data.batching import bucketed, pad_batch
+from rnncli.data.batching import bucketed, by_length, chunks, pad_batch
 from rnncli.data.pairs import dedupe, filter_words, hold_out, read_pairs, tsv_bytes
 from rnncli.data.vocab import UNK, Tokenizer, Vocab
 from rnncli.decoding import Hypothesis, beam_search, greedy_search
@@ -90,9 +90,9 @@ class TaskData(StoredData):
 class Side:
     """Tokenizer and vocabulary of one side."""
 
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.tokenizer = Tokenizer.from_json(data["tokenizer"])
-        self.vocab = Vocab(list(data["vocab"]))
+    def __init__(self, data: SideData) -> None:
+        self.tokenizer = Tokenizer.from_json(data.tokenizer.to_json())
+        self.vocab = Vocab(list(data.vocab))
 
     def encode_many(self, texts: list[str]) -> list[tuple[list[int], list[str]]]:
         """(ids, unknown tokens) per text."""
@@ -112,11 +112,11 @@ class Side:
 
 
 class Codec:
-    def __init__(self, task_data: dict[str, Any]) -> None:
-        self.source = Side(task_data["source"])
-        self.target = self.source if task_data.get("joint") else Side(task_data["target"])
-        self.max_length: int = int(task_data["max_length"])
-        self.length_ratio: float = float(task_data.get("length_ratio", 2.0))
+    def __init__(self, state: TaskData) -> None:
+        self.source = Side(state.source)
+        self.target = self.source if state.target is None else Side(state.target)
+        self.max_length: int = state.max_length
+        self.length_ratio: float = state.length_ratio
 
 
 def _side_data(side: SideText, texts: list[str]) -> dict[str, Any]:
@@ -132,7 +132,7 @@ def _side_data(side: SideText, texts: list[str]) -> dict[str, Any]:
     return {"tokenizer": tokenizer.to_json(), "vocab": SPECIALS + learned.tokens[1:]}
 
 
-def make_task_data(d: TranslateData, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+def make_state(d: TranslateData, pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """Tokenizers and vocabularies learned from the training pairs only."""
     src = [s for s, _ in pairs]
     tgt = [t for _, t in pairs]
@@ -146,8 +146,8 @@ def make_task_data(d: TranslateData, pairs: list[tuple[str, str]]) -> dict[str, 
     return data
 
 
-def build_model(model: TranslateModel, task_data: dict[str, Any]) -> Seq2Seq:
-    codec = Codec(task_data)
+def build_model(model: TranslateModel, state: TaskData) -> Seq2Seq:
+    codec = Codec(state)
     return build_seq2seq(model, len(codec.source.vocab), len(codec.target.vocab), PAD_ID)
 
 
@@ -218,7 +218,7 @@ def teacher_forcing_at(step: int, start: float, end: float | None, total: int) -
     return start + (end - start) * min(step / (total - 1), 1.0)
 
 
-def prepare(recipe: TranslateRecipe, run_dir: Path, task_data: dict[str, Any] | None) -> TrainPlan:
+def prepare(recipe: TranslateRecipe, run_dir: Path, state: TaskData | None) -> TrainPlan:
     d, t = recipe.data, recipe.training
     train, valid, test = splits(d, t.rng_seed)
     if not valid:
@@ -226,12 +226,13 @@ def prepare(recipe: TranslateRecipe, run_dir: Path, task_data: dict[str, Any] | 
     atomic_write(run_dir / "valid.tsv", tsv_bytes(valid))
     if test:
         atomic_write(run_dir / "test.tsv", tsv_bytes(test))
-    fresh = task_data is None
-    if task_data is None:
-        task_data = make_task_data(d, train)
+    fresh = state is None
+    if state is None:
+        made = make_state(d, train)
         hint = "set data.source/target.max_size (e.g. 50000) or raise their min_freq"
-        check_header_room(task_data, run_dir, hint)
-    codec = Codec(task_data)
+        check_header_room(made, run_dir, hint)
+        state = TaskData.from_json(made)
+    codec = Codec(state)
     enc = encode_pairs(codec, train, d.max_length)
     if not enc.source:
         raise DataError(f"no training pair fits data.max_length ({d.max_length} tokens)")
@@ -240,7 +241,8 @@ def prepare(recipe: TranslateRecipe, run_dir: Path, task_data: dict[str, Any] | 
         log.info("skipped %d training pair(s) over data.max_length tokens", dropped)
     if fresh:
         ratios = np.array([len(tg) / len(s) for s, tg in zip(enc.source, enc.target, strict=True)])
-        task_data["length_ratio"] = round(float(max(1.0, np.quantile(ratios, 0.999))), 3)
+        ratio = round(float(max(1.0, np.quantile(ratios, 0.999))), 3)
+        state = state.model_copy(update={"length_ratio": ratio})
     val = encode_pairs(codec, valid, None)
     log.info(
         "translate: %d training pairs (%d target tokens), %d valid, %d test; "
@@ -253,7 +255,7 @@ def prepare(recipe: TranslateRecipe, run_dir: Path, task_data: dict[str, Any] | 
         len(codec.target.vocab),
     )
     torch.manual_seed(t.rng_seed)
-    model = build_model(recipe.model, task_data)
+    model = build_model(recipe.model, state)
     n_batches = (len(enc.source) + t.batch_size - 1) // t.batch_size
     total = min([t.epochs * n_batches] + ([t.max_steps] if t.max_steps else []))
     generator = torch.Generator().manual_seed(t.rng_seed)
@@ -295,7 +297,7 @@ def prepare(recipe: TranslateRecipe, run_dir: Path, task_data: dict[str, Any] | 
         num_batches=lambda epoch: n_batches,
         loss=loss,
         evaluate=evaluate,
-        meta={**task_data, "train_pairs": len(enc.source)},
+        meta={**state.to_json(), "train_pairs": len(enc.source)},
         monitor=t.monitor,
         higher_is_better=t.monitor == "valid_bleu",
         unit="tok",
@@ -387,13 +389,7 @@ def translate_lines(
     the search's max_length.
     """
     search.check()
-    chunk: list[str] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == search.batch_size * 4:
-            yield from _chunk(model, codec, chunk, search)
-            chunk = []
-    if chunk:
+    for chunk in chunks(lines, search.batch_size * 4):
         yield from _chunk(model, codec, chunk, search)
 
 
@@ -412,9 +408,9 @@ def _chunk(model: Seq2Seq, codec: Codec, lines: list[str], search: Search) -> li
         tr.truncated = max(0, len(tok_ids) - limit)
         ids[i] = tok_ids[:limit]
     device = next(model.parameters()).device
-    order = sorted(ids, key=lambda i: len(ids[i]))
-    for b in range(0, len(order), search.batch_size):
-        rows = order[b : b + search.batch_size]
+    keys = list(ids)
+    for batch in by_length([len(ids[i]) for i in keys], search.batch_size):
+        rows = [keys[j] for j in batch]
         source, lengths = pad_batch([ids[i] for i in rows], PAD_ID)
         limits = [min(cap, math.ceil(ratio * len(ids[i])) + 5) for i in rows]
         found = _search(model, source.to(device), lengths, limits, search)
@@ -489,7 +485,7 @@ def evaluate_pairs(
 
 
 def read_eval_pairs(
-    path: Any, data: dict[str, Any], as_trained: bool = False
+    path: Any, data: TranslateData | None, as_trained: bool = False
 ) -> list[tuple[str, str]]:
     """Pairs to evaluate, read with the recipe's columns and direction.
 
@@ -497,15 +493,10 @@ def read_eval_pairs(
     direction).
     """
     spec = path if isinstance(path, dict) else str(path)
-    if as_trained:
+    if as_trained or data is None:
         return read_pairs(spec, 0, 1, "utf-8", False)
     return read_pairs(
-        spec,
-        int(data.get("source_column", 0)),
-        int(data.get("target_column", 1)),
-        data.get("encoding", "utf-8"),
-        bool(data.get("reverse", False)),
-        data.get("quoting", "none"),
+        spec, data.source_column, data.target_column, data.encoding, data.reverse, data.quoting
     )
 
 
@@ -513,7 +504,7 @@ def read_eval_pairs(
 evaluate_options = frozenset({"references", "beam", "length_penalty"})
 
 
-def test_source(recipe: TranslateRecipe, task_data: dict[str, Any], run_dir: Path) -> Any:
+def test_source(recipe: TranslateRecipe, state: TaskData, run_dir: Path) -> Any:
     """The held-out pairs the run wrote (data.test or data.test_size), else data.test."""
     held_out = run_dir / "test.tsv"
     return held_out if held_out.is_file() else recipe.data.test
@@ -535,8 +526,8 @@ def evaluate(
         Path(source).resolve().parent == loaded.path.resolve().parent
         and Path(source).name in ("valid.tsv", "test.tsv")
     )
-    pairs = read_eval_pairs(source, loaded.meta["recipe"]["data"], as_trained=run_split)
-    codec = Codec(loaded.meta["task_data"])
+    pairs = read_eval_pairs(source, loaded.recipe.data, as_trained=run_split)
+    codec = Codec(loaded.state)
     return evaluate_pairs(loaded.model, codec, pairs, beam, length_penalty)  # type: ignore[arg-type]
 
 
@@ -547,12 +538,11 @@ def report(metrics: dict[str, Any], source: Any) -> list[Report]:
     return [table]
 
 
-def describe(meta: dict[str, Any]) -> dict[str, Any]:
-    data = meta["task_data"]
-    source = len(data["source"]["vocab"])
-    target = source if data.get("joint") else len(data["target"]["vocab"])
+def describe(state: TaskData) -> dict[str, Any]:
+    source = len(state.source.vocab)
+    target = source if state.target is None else len(state.target.vocab)
     return {
         "vocab_size": {"source": source, "target": target},
-        "tokenizer": data["source"]["tokenizer"],
-        "train_pairs": data.get("train_pairs"),
+        "tokenizer": state.source.tokenizer.to_json(),
+        "train_pairs": state.train_pairs,
     }
