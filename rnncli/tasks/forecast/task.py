@@ -15,43 +15,34 @@ import logging
 import math
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal
+from typing import IO, Any
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
-from pandas.tseries.frequencies import to_offset
-from pydantic import AfterValidator, Field, field_validator, model_validator
 from torch import Tensor, nn
 
 from rnncli.data.series import (
-    SCALINGS,
     Panel,
     Scaler,
-    Series,
-    calendar_features,
-    calendar_names,
-    future_index,
     read_panel,
     season_length,
     window_origins,
 )
-from rnncli.errors import DataError, UsageError, excerpt
+from rnncli.errors import DataError, UsageError
 from rnncli.models.builders import build_forecaster
-from rnncli.models.forecaster import Forecaster, point_index
+from rnncli.models.forecaster import Forecaster
 from rnncli.tasks import Loaded, Report
-from rnncli.tasks.forecast.schema import ForecastModel, ForecastRecipe
-from rnncli.tasks.task_data import StoredData, Unique
-from rnncli.training.checkpoint import check_header_room
-from rnncli.training.metrics import (
-    forecast_metrics,
-    mase_scale,
-    naive_forecast,
-    seasonal_naive_forecast,
+from rnncli.tasks.forecast.predict import (
+    SeriesForecast,
+    Windows,
+    backtest,
+    forecast,
 )
+from rnncli.tasks.forecast.schema import ForecastModel, ForecastRecipe
+from rnncli.tasks.forecast.state import Codec, TaskData, fit_scalers
+from rnncli.training.checkpoint import check_header_room
 from rnncli.training.trainer import TrainPlan
 
 log = logging.getLogger("rnncli")
@@ -95,175 +86,12 @@ def read(source: Path | str | IO[str], data: dict[str, Any], where: str | None =
     )
 
 
-# ----------------------------------------------------- stored data (checkpoint)
-class ScalerData(StoredData):
-    """`Scaler.to_json()`: per-column offset and (positive) scale, fitted or not."""
-
-    kind: Literal[SCALINGS]  # type: ignore[valid-type]
-    log: bool
-    offset: list[float] | None = None
-    scale: list[Annotated[float, Field(gt=0)]] | None = None
-
-    @model_validator(mode="after")
-    def _columns(self) -> ScalerData:
-        offset, scale = self.offset, self.scale
-        if (offset is None) != (scale is None) or len(offset or []) != len(scale or []):
-            raise ValueError("offset and scale: one number per column each")
-        return self
-
-
-class SizesData(StoredData):
-    lookback: int = Field(ge=1)
-    horizon: int = Field(ge=1)
-    season: int = Field(ge=1)
-    valid_size: int = Field(ge=0)
-    test_size: int = Field(ge=0)
-
-
-class TaskData(StoredData):
-    """`task_data` of a forecaster checkpoint (checked on load, before the Codec)."""
-
-    freq: str
-    time_column: str | None
-    id_column: str | None = None
-    targets: Unique = Field(min_length=1)
-    past_covariates: Unique = Field(default_factory=list)
-    future_covariates: Unique = Field(default_factory=list)
-    calendar: bool = False
-    scaling: Literal[SCALINGS]  # type: ignore[valid-type]
-    log_transform: bool = False
-    sizes: SizesData
-    quantiles: Annotated[list[float], AfterValidator(ForecastModel._quantiles)] | None = None
-    backtest_stride: int = Field(1, ge=1)
-    # series id -> [target scaler, covariate scaler (identity of 1 column when none)]
-    scalers: dict[str, Annotated[list[ScalerData], Field(min_length=2, max_length=2)]]
-    train_windows: int | None = Field(None, ge=0)
-    series: int | None = Field(None, ge=0)
-
-    @field_validator("freq")
-    @classmethod
-    def _freq(cls, value: str) -> str:
-        try:
-            to_offset(value)
-        except ValueError:
-            raise ValueError("not a pandas frequency") from None
-        return value
-
-    @model_validator(mode="after")
-    def _scaler_columns(self) -> TaskData:
-        covariates = len(self.past_covariates) + len(self.future_covariates) or 1
-        for sid, (targets, covs) in self.scalers.items():
-            for scaler, n in ((targets, len(self.targets)), (covs, covariates)):
-                if scaler.offset is not None and len(scaler.offset) != n:
-                    raise ValueError(
-                        f"scalers.{excerpt(sid)}: a scaler of {len(scaler.offset)} columns, "
-                        f"not {n} (targets, then covariates)"
-                    )
-        return self
-
-
-@dataclass
-class Codec:
-    """What a trained forecaster needs to turn a CSV into model inputs and back."""
-
-    state: TaskData
-
-    @property
-    def sizes(self) -> dict[str, int]:
-        return self.state.sizes.model_dump()
-
-    @property
-    def calendar(self) -> bool:
-        return self.state.calendar
-
-    @property
-    def freq(self) -> str:
-        return self.state.freq
-
-    def n_channels(self) -> tuple[int, int, int]:
-        """(targets, past, known-future incl. calendar) channel counts."""
-        st = self.state
-        n_cal = len(calendar_names(self.freq)) if self.calendar else 0
-        return len(st.targets), len(st.past_covariates), len(st.future_covariates) + n_cal
-
-    def scalers(self, series: Series, fit_rows: int | None = None) -> tuple[Scaler, Scaler]:
-        """(targets, covariates) scalers of a series: the stored ones when it was trained on,
-        else fitted on its first `fit_rows` steps (default: all it has)."""
-        stored = self.state.scalers.get(series.id)
-        if stored is not None:
-            return Scaler.from_json(stored[0].to_json()), Scaler.from_json(stored[1].to_json())
-        log.info("series %r was not in training: scaled by its own history", series.id)
-        st = self.state
-        return fit_scalers(st.scaling, st.log_transform, series, fit_rows or len(series.times))
-
-    def features(
-        self, series: Series, scalers: tuple[Scaler, Scaler], extra: int = 0
-    ) -> np.ndarray:
-        """(rows, channels) float32: scaled targets, past covariates, future covariates, calendar.
-
-        Rows after the observed part (given known-future covariates, or `extra` rows when
-        there are none) have NaN targets and past covariates.
-        """
-        t_scaler, c_scaler = scalers
-        n_t, n_p, n_f = self.n_channels()
-        k = series.future.shape[1]
-        length = len(series.times)
-        rows = series.future.shape[0] if k else length + extra
-        out = np.full((rows, n_t + n_p + n_f), np.nan, dtype=np.float32)
-        out[:length, :n_t] = t_scaler.transform(series.targets)
-        if n_p + k:
-            covs = np.zeros((rows, n_p + k))
-            covs[:length, :n_p] = series.past
-            covs[:, n_p:] = series.future[:rows]
-            scaled = c_scaler.transform(covs)
-            out[:length, n_t : n_t + n_p] = scaled[:length, :n_p]
-            out[:, n_t + n_p : n_t + n_p + k] = scaled[:, n_p:]
-        if self.calendar:
-            stamps = series.times
-            if rows > length:
-                stamps = stamps.append(future_index(series.times[-1], self.freq, rows - length))
-            cal = calendar_features(stamps, self.freq)
-            out[:, n_t + n_p + k :] = cal
-        return out
-
-
-def fit_scalers(kind: str, log: bool, series: Series, rows: int) -> tuple[Scaler, Scaler]:
-    """Scalers fitted on the first `rows` observed steps only (the training part)."""
-    where = f"series {series.id!r}" if series.id else "the series"
-    t = Scaler(kind, log).fit(series.targets[:rows], where)
-    covs = np.concatenate([series.past[:rows], series.future[:rows]], axis=1)
-    if covs.shape[1] == 0:  # no covariates: an identity scaler keeps the stored layout
-        return t, Scaler("none", False).fit(np.zeros((1, 1)), where)
-    return t, Scaler(kind, False).fit(covs, where)
-
-
 def build_model(model: ForecastModel, state: TaskData) -> Forecaster:
     n_t, n_p, n_f = Codec(state).n_channels()
     return build_forecaster(model, n_t, n_p, n_f, state.sizes.horizon)
 
 
 # --------------------------------------------------------------------- training
-@dataclass
-class Windows:
-    """All series as one array, and the global row of every window's origin."""
-
-    feat: Tensor  # (rows, channels) float32
-    origins: Tensor  # (n,) int64, global row index of each window's first target
-    lookback: int
-    horizon: int
-    n_targets: int
-
-    n_past: int
-
-    def batch(self, idx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(history (B, lookback, C), future features (B, H, K), targets (B, H, T))."""
-        g = self.origins[idx]
-        hist = self.feat[(g[:, None] + torch.arange(-self.lookback, 0))]
-        ahead = self.feat[(g[:, None] + torch.arange(self.horizon))]
-        skip = self.n_targets + self.n_past
-        return hist, ahead[..., skip:], ahead[..., : self.n_targets]
-
-
 def split_bounds(length: int, sizes: dict[str, int]) -> tuple[int, int]:
     """(valid_start, test_start) row indices of a series of `length` observed steps."""
     test_start = length - sizes["test_size"]
@@ -426,137 +254,6 @@ def check_lengths(panel: Panel, sizes: dict[str, int], where: str) -> None:
             len(panel.series),
             need,
         )
-
-
-# -------------------------------------------------------------------- predicting
-def predict_windows(model: nn.Module, windows: Windows, horizon: int) -> np.ndarray:
-    """Scaled predictions (n, H, T, Q) for every window, in order."""
-    device = next(model.parameters()).device
-    parts = []
-    with torch.inference_mode():
-        for b in range(0, len(windows.origins), 1024):
-            idx = torch.arange(b, min(b + 1024, len(windows.origins)))
-            hist, fut, _ = windows.batch(idx)
-            parts.append(model(hist.to(device), fut.to(device), horizon).float().cpu().numpy())
-    return np.concatenate(parts) if parts else np.zeros((0, horizon, windows.n_targets, 1))
-
-
-@dataclass
-class SeriesForecast:
-    id: str
-    times: pd.DatetimeIndex
-    values: np.ndarray  # (H, T, Q) in the data's units
-    point: int  # index of the point forecast along Q (the median for quantile models)
-    history_times: pd.DatetimeIndex
-    history: np.ndarray  # (L, T)
-
-
-def forecast(
-    model: nn.Module, codec: Codec, panel: Panel, horizon: int | None = None
-) -> list[SeriesForecast]:
-    """Forecast `horizon` steps after the end of every series of `panel`."""
-    sizes = codec.sizes
-    lb, trained = sizes["lookback"], sizes["horizon"]
-    horizon = horizon or trained
-    direct = getattr(model, "mode", "direct") == "direct"
-    if horizon > trained and direct:
-        raise UsageError(
-            f"this model forecasts {trained} steps at most (data.horizon); "
-            "retrain with a larger horizon, or use model.horizon_mode: autoregressive"
-        )
-    needed = max(horizon, trained) if direct else horizon
-    out = []
-    for series in panel.series:
-        label = f"series {series.id!r}" if series.id else "the series"
-        if len(series.times) < lb:
-            raise DataError(
-                f"{label} has {len(series.times)} steps; the model reads {lb} (data.lookback)"
-            )
-        if series.future.shape[1] and series.future.shape[0] - len(series.times) < needed:
-            raise DataError(
-                f"{label} gives future covariates for "
-                f"{series.future.shape[0] - len(series.times)} steps after its last value; "
-                f"the forecast needs {needed}: add rows with the covariates and an empty target"
-            )
-        scalers = codec.scalers(series)
-        feat = codec.features(series, scalers, extra=needed)
-        length = len(series.times)
-        n_t, n_p, _ = codec.n_channels()
-        hist = torch.from_numpy(feat[length - lb : length])[None]
-        fut = torch.from_numpy(feat[length : length + needed, n_t + n_p :])[None]
-        device = next(model.parameters()).device
-        with torch.inference_mode():
-            pred = model(hist.to(device), fut.to(device), horizon).float().cpu().numpy()[0]
-        values = scalers[0].inverse(np.moveaxis(pred, -1, 0)).transpose(1, 2, 0)
-        out.append(
-            SeriesForecast(
-                id=series.id,
-                times=future_index(series.times[-1], panel.freq, horizon),
-                values=values,
-                point=getattr(model, "point_index", 0),
-                history_times=series.times,
-                history=series.targets,
-            )
-        )
-    return out
-
-
-def backtest(
-    model: nn.Module, codec: Codec, panel: Panel, where: str | Path = "the series"
-) -> dict[str, Any]:
-    """Rolling-origin backtest over the last `test_size` steps of every series.
-
-    The model and the naive / seasonal-naive baselines forecast from the same origins;
-    metrics are averaged over series (MASE scaled by each series' in-sample seasonal
-    naive error before the test part).
-    """
-    sizes = dict(codec.sizes)
-    lb, h, m = sizes["lookback"], sizes["horizon"], sizes["season"]
-    stride = codec.state.backtest_stride
-    test_size = sizes["test_size"] or h
-    per: dict[str, list[dict[str, float]]] = {"model": [], "naive": [], "seasonal_naive": []}
-    windows = 0
-    coverage: list[float] = []
-    for series in panel.series:
-        length = len(series.times)
-        test_start = length - test_size
-        origins = window_origins(length, lb, h, max(test_start, lb), length, stride)
-        if len(origins) == 0:
-            continue
-        scalers = codec.scalers(series, fit_rows=test_start)
-        feat = codec.features(series, scalers)
-        n_t, n_p, _ = codec.n_channels()
-        w = Windows(torch.from_numpy(feat), torch.from_numpy(origins), lb, h, n_t, n_p)
-        pred = predict_windows(model, w, h)  # (n, H, T, Q)
-        values = scalers[0].inverse(np.moveaxis(pred, -1, 0))  # (Q, n, H, T)
-        q = codec.state.quantiles or []
-        point = values[point_index(q)]
-        y = series.targets
-        actual = np.stack([y[o : o + h] for o in origins])
-        naive = np.stack([naive_forecast(y[:o], h) for o in origins])
-        snaive = np.stack([seasonal_naive_forecast(y[:o], h, m) for o in origins])
-        scale = mase_scale(y[:test_start], m)
-        for key, guess in (("model", point), ("naive", naive), ("seasonal_naive", snaive)):
-            per[key].append(forecast_metrics(actual, guess, scale))
-        if len(q) >= 2:
-            lo, hi = values[0], values[-1]
-            coverage.append(float(((actual >= lo) & (actual <= hi)).mean()))
-        windows += len(origins)
-    if windows == 0:
-        raise DataError(
-            f"series too short for a backtest ({where}): every series needs at least "
-            f"lookback + horizon = {lb + h} steps"
-        )
-    result: dict[str, Any] = {
-        name: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-        for name, rows in per.items()
-    }
-    result["windows"] = windows
-    result["series"] = len(per["model"])
-    if coverage:
-        q = codec.state.quantiles or []
-        result["interval"] = {"low": q[0], "high": q[-1], "coverage": float(np.mean(coverage))}
-    return result
 
 
 # ------------------------------------------------------------ reading for a model
