@@ -40,6 +40,19 @@ def token_pattern(value: str | None) -> str | None:
     return value
 
 
+# Fields several tasks' data sections share: one definition each (bounds, description).
+def encoding_field() -> Any:
+    return Field("utf-8", description="Text encoding of the data files.")
+
+
+def min_freq_field() -> Any:
+    return Field(1, ge=1, description="Tokens seen fewer times become `<unk>`.")
+
+
+def max_size_field(at_least: int = 2) -> Any:
+    return Field(None, ge=at_least, description="Keep only the most frequent tokens.")
+
+
 class Section(BaseModel):
     """Base of every recipe section: unknown keys are errors, defaults are validated."""
 

@@ -9,7 +9,16 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from rnncli.config import MAX_UNITS, ModelSection, Section, TrainingSection, token_pattern
+from rnncli.config import (
+    MAX_UNITS,
+    ModelSection,
+    Section,
+    TrainingSection,
+    encoding_field,
+    max_size_field,
+    min_freq_field,
+    token_pattern,
+)
 
 
 class ClassifyData(Section):
@@ -44,8 +53,8 @@ class ClassifyData(Section):
         "bpe", description="Subword algorithm, trained on the training text."
     )
     subword_vocab_size: int = Field(8000, ge=50, description="Size of the subword vocabulary.")
-    min_freq: int = Field(1, ge=1, description="Tokens seen fewer times become `<unk>`.")
-    max_size: int | None = Field(None, ge=2, description="Keep only the most frequent tokens.")
+    min_freq: int = min_freq_field()
+    max_size: int | None = max_size_field()
     max_length: int | None = Field(None, ge=1, description="Truncate longer texts (tokens).")
     label_names: dict[str, str] | None = Field(
         None, description="Rename labels as read, e.g. {'0': negative, '1': positive}."
@@ -54,7 +63,7 @@ class ClassifyData(Section):
     label_separator: str = Field(
         "|", min_length=1, description="Separates labels in one cell (multi_label)."
     )
-    encoding: str = Field("utf-8", description="Text encoding of the data files.")
+    encoding: str = encoding_field()
 
     @field_validator("label_names", mode="before")
     @classmethod

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from rnncli.config import MAX_UNITS, RecurrentSection, Section, TrainingSection
+from rnncli.config import MAX_UNITS, RecurrentSection, Section, TrainingSection, encoding_field
 
 
 class ForecastData(Section):
@@ -60,7 +60,7 @@ class ForecastData(Section):
         1, ge=1, description="Steps between rolling forecast origins in the test part."
     )
     stride: int = Field(1, ge=1, description="Steps between training windows.")
-    encoding: str = Field("utf-8", description="Text encoding of the data file.")
+    encoding: str = encoding_field()
 
     @field_validator("target", "past_covariates", "future_covariates", mode="before")
     @classmethod

@@ -9,7 +9,14 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from rnncli.config import ModelSection, Section, TrainingSection
+from rnncli.config import (
+    ModelSection,
+    Section,
+    TrainingSection,
+    encoding_field,
+    max_size_field,
+    min_freq_field,
+)
 
 
 class GenerateData(Section):
@@ -21,9 +28,9 @@ class GenerateData(Section):
     test: str | None = Field(None, description="Optional held-out text reported after training.")
     tokenizer: Literal["char", "word"] = Field("char", description="Unit of the language model.")
     lowercase: bool = Field(False, description="Lower-case the text before tokenizing.")
-    min_freq: int = Field(1, ge=1, description="Tokens seen fewer times become `<unk>`.")
-    max_size: int | None = Field(None, ge=2, description="Keep only the most frequent tokens.")
-    encoding: str = Field("utf-8", description="Text encoding of the data files.")
+    min_freq: int = min_freq_field()
+    max_size: int | None = max_size_field()
+    encoding: str = encoding_field()
 
 
 class GenerateRecipe(Section):

@@ -9,7 +9,15 @@ from typing import Literal, Union
 
 from pydantic import Field, model_validator
 
-from rnncli.config import MAX_UNITS, RecurrentSection, Section, TrainingSection
+from rnncli.config import (
+    MAX_UNITS,
+    RecurrentSection,
+    Section,
+    TrainingSection,
+    encoding_field,
+    max_size_field,
+    min_freq_field,
+)
 
 
 class PairFiles(Section):
@@ -33,8 +41,8 @@ class SideText(Section):
         "bpe", description="Subword algorithm, trained on the training text."
     )
     vocab_size: int = Field(8000, ge=50, description="Subword vocabulary size.")
-    min_freq: int = Field(1, ge=1, description="Tokens seen fewer times become `<unk>`.")
-    max_size: int | None = Field(None, ge=5, description="Keep only the most frequent tokens.")
+    min_freq: int = min_freq_field()
+    max_size: int | None = max_size_field(5)
 
 
 class TranslateData(Section):
@@ -68,7 +76,7 @@ class TranslateData(Section):
     joint_vocab: bool = Field(
         False, description="One tokenizer and vocabulary for both sides (needs equal settings)."
     )
-    encoding: str = Field("utf-8", description="Text encoding of the data files.")
+    encoding: str = encoding_field()
 
 
 class TranslateModel(RecurrentSection):
