@@ -88,17 +88,3 @@ def metric_table(task: str, source: Any, metrics: dict[str, Any]) -> Report:
         if isinstance(value, (int, float)) and not isinstance(value, bool)
     ]
     return Report(f"{task} model on {source}", ["metric", "value"], rows)
-
-
-def architecture(model: dict[str, Any]) -> str:
-    """One line: layers x cell units, embedding size, and the options that are on."""
-    line = f"{model['num_layers']} x {model['cell'].upper()} {model['hidden_size']}"
-    if "embedding_dim" in model:
-        line += f", embedding {model['embedding_dim']}"
-    if model.get("attention"):
-        line += f", {model['attention']} attention"
-    if model.get("bidirectional"):
-        line += ", bidirectional"
-    if model.get("tie_embeddings"):
-        line += ", tied embeddings"
-    return line
