@@ -31,7 +31,7 @@ from rnncli.errors import CheckpointError, RecipeError, UsageError
 from rnncli.tasks import Loaded, Report
 from rnncli.tasks.registry import builtin_file, get_task
 from rnncli.tasks.task_data import checked
-from rnncli.training import rundir
+from rnncli.training import board, rundir
 from rnncli.training.checkpoint import (
     Checkpoint,
     atomic_write,
@@ -127,6 +127,8 @@ def _fit(
 ) -> Path:
     """Train (or go on training) a run; then score its test data, if it has any."""
     cfg = spec.training  # type: ignore[attr-defined]
+    if cfg.tensorboard:
+        board.check_available()  # before data preparation, not after it
     set_threads(threads or cfg.threads)
     task = get_task(spec.task)  # type: ignore[attr-defined]
     torch.manual_seed(cfg.rng_seed)

@@ -104,6 +104,10 @@ class TrainingSection(Section):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: CUDA if any.")
     mixed_precision: bool = Field(False, description="Autocast on CUDA (bf16, else fp16).")
     threads: int | None = Field(None, ge=1, description="torch CPU threads; null=torch default.")
+    tensorboard: bool = Field(
+        False,
+        description="Write the curves to RUN/tensorboard/ (pip install 'rnncli[tensorboard]').",
+    )
 
 
 MAX_RECIPE_BYTES = 1 << 20  # a recipe is a page of YAML; a bigger file is the wrong file

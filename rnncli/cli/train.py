@@ -20,12 +20,22 @@ def train(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Run directory (default: the recipe's `output`)."
     ),
+    tensorboard: bool = typer.Option(
+        False, "--tensorboard", help="Also write the curves to RUN/tensorboard/ (TensorBoard)."
+    ),
     threads: int | None = ThreadsOpt,
     quiet: bool = QuietOpt,
 ) -> None:
     """Train a model from a recipe; print the run directory on stdout.
 
     `rnn generate --model "$(rnn train r.yaml)"` chains training and use.
+
+    Examples:
+
+    \b
+      rnn train recipes/sentiment.yaml --set training.max_minutes=5
+      rnn train recipes/shakespeare.yaml -o runs/shakespeare --tensorboard
+      rnn train --resume runs/shakespeare --set training.max_steps=20000
     """
     from rnncli import api
     from rnncli.errors import UsageError
@@ -33,6 +43,8 @@ def train(
     setup_logging(quiet)
     if (recipe is None) == (resume is None):
         raise UsageError("give a recipe to train, or --resume RUN (not both)")
+    if tensorboard:
+        overrides = [*overrides, "training.tensorboard=true"]
     progress = Progress(quiet)
     try:
         run_dir = api.train(

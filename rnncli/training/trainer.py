@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from rnncli.config import TrainingSection
 from rnncli.errors import RunInterrupted, Stopped, TrainingError, UsageError
 from rnncli.training import state_io
+from rnncli.training.board import Board
 from rnncli.training.checkpoint import Checkpoint, package_versions, save_checkpoint
 from rnncli.training.rundir import writing
 from rnncli.training.schedules import Plateau, lr_at
@@ -143,6 +144,8 @@ class Trainer:
         epoch_batches = max(1, plan.num_batches(0))
         caps = [cfg.epochs * epoch_batches] + ([cfg.max_steps] if cfg.max_steps else [])
         self.total_steps = min(caps)
+        self.board: Board | None = None
+        self.grad_norm_sum = torch.zeros((), device=self.device)
 
     def _optimizer(self) -> torch.optim.Optimizer:
         c = self.cfg
@@ -187,6 +190,17 @@ class Trainer:
 
     # ------------------------------------------------------------------- loop
     def fit(self) -> TrainerState:
+        """Train to the recipe's limits (or a stop signal); returns the final state."""
+        if self.cfg.tensorboard:
+            self.board = Board(self.run_dir / "tensorboard", self.state.step)
+        try:
+            return self._fit()
+        finally:
+            if self.board is not None:
+                self.board.close()
+                self.board = None
+
+    def _fit(self) -> TrainerState:
         s, cfg = self.state, self.cfg
         for cb in self.callbacks:
             cb.on_start(s, self.total_steps)
@@ -218,6 +232,10 @@ class Trainer:
                         rate = window_units / max(now - window_start, 1e-9)
                         for cb in self.callbacks:
                             cb.on_log(s, avg, lr, rate)
+                        if self.board is not None:
+                            norm = float(self.grad_norm_sum) / loss_n
+                            self.board.train(s.step, avg, lr, norm, rate, self.plan.unit)
+                            self.grad_norm_sum.zero_()
                         window_start, window_units = now, 0
                         loss_sum, loss_n = torch.zeros((), device=self.device), 0
                     s.stop_reason = self._limit_reached(bool(flag["signum"]))
@@ -257,7 +275,11 @@ class Trainer:
         else:
             loss.backward()
         if self.cfg.clip_grad_norm:
-            nn.utils.clip_grad_norm_(self.params, self.cfg.clip_grad_norm)
+            norm = nn.utils.clip_grad_norm_(self.params, self.cfg.clip_grad_norm)
+        elif self.board is not None:
+            norm = nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
+        if self.board is not None:
+            self.grad_norm_sum += norm.detach().float()
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -342,6 +364,8 @@ class Trainer:
             state_io.append_metrics(self.run_dir / "metrics.jsonl", metrics)
         for cb in self.callbacks:
             cb.on_eval(s, metrics)
+        if self.board is not None:
+            self.board.evaluation(s.step, metrics)
         self._save_last()
 
     def _save_last(self) -> None:
