@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from rnncli.training.checkpoint import load_checkpoint
@@ -273,3 +274,21 @@ def test_sigkill_mid_epoch_then_resume_completes(text_file: Path, tmp_path: Path
     assert b.meta["training"]["steps"] == 400
     for key in a.model:
         assert torch.equal(a.model[key], b.model[key]), key
+
+
+def test_every_command_help_ends_with_real_examples(monkeypatch, capsys) -> None:
+    """`rnn CMD -h` ends with two or three examples, each a command line of this `rnn`."""
+    from rnncli.cli.main import app, run
+
+    commands = [c.name for c in app.registered_commands]
+    assert {"train", "generate", "classify", "forecast", "translate", "evaluate"} <= set(commands)
+    for name in commands:
+        monkeypatch.setattr(sys, "argv", ["rnn", name, "-h"])
+        with pytest.raises(SystemExit):
+            run()
+            raise SystemExit(0)
+        out = capsys.readouterr().out
+        tail = out[out.rindex("Examples:") :].splitlines()[1:]
+        lines = [line.strip() for line in tail if line.strip()]
+        assert 2 <= len(lines) <= 3, (name, lines)
+        assert all(f"rnn {name}" in line for line in lines), (name, lines)

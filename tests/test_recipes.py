@@ -53,3 +53,16 @@ def test_word_model_generates_words(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert vocab[0] == "<unk>" and "the" in vocab and "\n" in vocab
     text = api.generate_text(loaded, "the king zzqx", length=12, rng_seed=0)[0]
     assert text.startswith(" ") or text[:1] in ",.;:!?'\n"  # words join with spaces
+
+
+def test_the_readme_recipe_is_the_shipped_one() -> None:
+    """A YAML block of the README that names `rnn train recipes/X.yaml` is that file."""
+    import re
+
+    import yaml
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(# rnn train (recipes/\S+\.yaml)\n.*?)```", readme, re.S)
+    assert blocks
+    for text, name in blocks:
+        assert yaml.safe_load(text) == yaml.safe_load((ROOT / name).read_text()), name

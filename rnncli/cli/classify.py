@@ -15,10 +15,18 @@ from rnncli.cli.common import (
     QuietOpt,
     ThreadsOpt,
     check_format,
+    examples,
     load_model,
 )
 
 log = logging.getLogger("rnncli")
+
+
+EXAMPLES = examples(  # the end of --help
+    'echo "What a wonderful, moving film." | rnn classify',
+    "rnn classify --model runs/sentiment reviews.txt --format json",
+    "cut -f1 sample_data/sst2_test.tsv | rnn classify --top-k 2 | head",
+)
 
 
 def classify(

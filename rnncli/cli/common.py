@@ -18,6 +18,11 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress or notes on st
 DeviceOpt = typer.Option("auto", "--device", help="auto (CUDA if present), cpu, cuda or mps.")
 
 
+def examples(*lines: str) -> str:
+    """The end of a command's --help: real command lines, kept one per line."""
+    return "Examples:\n\n\b\n" + "".join(f"  {line}\n" for line in lines)
+
+
 class _StderrFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         level = "warning" if record.levelno >= logging.WARNING else "note"

@@ -13,7 +13,14 @@ from rnncli.cli.common import (
     QuietOpt,
     ThreadsOpt,
     check_format,
+    examples,
     load_model,
+)
+
+EXAMPLES = examples(  # the end of --help
+    "rnn evaluate --model runs/sentiment sample_data/sst2_test.tsv",
+    "rnn evaluate --model runs/tourism sample_data/tourism_long.csv --format json",
+    "rnn evaluate --model runs/eng-fra source.en --references reference.fr",
 )
 
 

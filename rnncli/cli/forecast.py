@@ -23,9 +23,16 @@ from rnncli.cli.common import (
     QuietOpt,
     ThreadsOpt,
     check_format,
+    examples,
     load_model,
     note,
     setup_logging,
+)
+
+EXAMPLES = examples(  # the end of --help
+    "rnn forecast sample_data/airline-passengers.csv --horizon 12",
+    "rnn forecast --model runs/tourism sample_data/tourism_long.csv --format json",
+    "rnn forecast sales.csv --target units --plot sales.png",
 )
 
 

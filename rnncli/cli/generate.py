@@ -14,7 +14,14 @@ from rnncli.cli.common import (
     QuietOpt,
     ThreadsOpt,
     check_format,
+    examples,
     load_model,
+)
+
+EXAMPLES = examples(  # the end of --help
+    'rnn generate --seed "He ate" -n 300 --temperature 0.7',
+    'rnn generate --model runs/shakespeare --seed "ROMEO:" --num-samples 3',
+    'echo "To be" | rnn generate --seed - --stream',
 )
 
 

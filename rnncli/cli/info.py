@@ -8,7 +8,13 @@ from pathlib import Path
 
 import typer
 
-from rnncli.cli.common import check_format
+from rnncli.cli.common import check_format, examples
+
+EXAMPLES = examples(  # the end of --help
+    "rnn info runs/shakespeare",
+    "rnn info --task translate",
+    "rnn info runs/sentiment --format json",
+)
 
 
 def info(

@@ -30,13 +30,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("train")(train.train)
-app.command("generate")(generate.generate)
-app.command("classify")(classify.classify)
-app.command("forecast")(forecast.forecast)
-app.command("translate")(translate.translate)
-app.command("evaluate")(evaluate.evaluate)
-app.command("info")(info.info)
+app.command("train", epilog=train.EXAMPLES)(train.train)
+app.command("generate", epilog=generate.EXAMPLES)(generate.generate)
+app.command("classify", epilog=classify.EXAMPLES)(classify.classify)
+app.command("forecast", epilog=forecast.EXAMPLES)(forecast.forecast)
+app.command("translate", epilog=translate.EXAMPLES)(translate.translate)
+app.command("evaluate", epilog=evaluate.EXAMPLES)(evaluate.evaluate)
+app.command("info", epilog=info.EXAMPLES)(info.info)
 app.add_typer(recipe.app, name="recipe")
 
 

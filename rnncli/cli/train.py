@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from rnncli.cli.common import Progress, QuietOpt, ThreadsOpt, setup_logging
+from rnncli.cli.common import Progress, QuietOpt, ThreadsOpt, examples, setup_logging
+
+EXAMPLES = examples(  # the end of --help
+    "rnn train recipes/sentiment.yaml --set training.max_minutes=5",
+    "rnn train recipes/shakespeare.yaml -o runs/shakespeare --tensorboard",
+    "rnn train --resume runs/shakespeare --set training.max_steps=20000",
+)
 
 
 def train(

@@ -16,11 +16,19 @@ from rnncli.cli.common import (
     QuietOpt,
     ThreadsOpt,
     check_format,
+    examples,
     load_model,
 )
 
 log = logging.getLogger("rnncli")
 SHOWN = 5  # lines named in a warning before "..."
+
+
+EXAMPLES = examples(  # the end of --help
+    'echo "Where is the station?" | rnn translate',
+    "rnn translate --model runs/eng-fra --beam 5 --n-best 3 english.txt",
+    'echo "I am cold." | rnn translate --plot-attention attention.png',
+)
 
 
 def translate(
