@@ -19,7 +19,7 @@ from typing import Any
 
 import typer
 
-from rnncli.cli import classify, evaluate, forecast, generate, info, recipe, train, translate
+from rnncli.cli import classify, evaluate, forecast, generate, info, init, recipe, train, translate
 from rnncli.errors import RnnCliError, Stopped
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ app.command("forecast", epilog=forecast.EXAMPLES)(forecast.forecast)
 app.command("translate", epilog=translate.EXAMPLES)(translate.translate)
 app.command("evaluate", epilog=evaluate.EXAMPLES)(evaluate.evaluate)
 app.command("info", epilog=info.EXAMPLES)(info.info)
+app.command("init", epilog=init.EXAMPLES)(init.init)
 app.add_typer(recipe.app, name="recipe")
 
 
