@@ -19,7 +19,19 @@ from typing import Any
 
 import typer
 
-from rnncli.cli import classify, evaluate, forecast, generate, info, init, recipe, train, translate
+from rnncli.cli import (
+    classify,
+    evaluate,
+    forecast,
+    generate,
+    info,
+    init,
+    plot,
+    recipe,
+    runs,
+    train,
+    translate,
+)
 from rnncli.errors import RnnCliError, Stopped
 
 app = typer.Typer(
@@ -38,6 +50,8 @@ app.command("translate", epilog=translate.EXAMPLES)(translate.translate)
 app.command("evaluate", epilog=evaluate.EXAMPLES)(evaluate.evaluate)
 app.command("info", epilog=info.EXAMPLES)(info.info)
 app.command("init", epilog=init.EXAMPLES)(init.init)
+app.command("plot", epilog=plot.EXAMPLES)(plot.plot)
+app.command("runs", epilog=runs.EXAMPLES)(runs.runs)
 app.add_typer(recipe.app, name="recipe")
 
 

@@ -53,6 +53,8 @@ class Task(Protocol):
     TaskData: type[StoredData]  # the schema of its `task_data`, checked on load
     # `rnn evaluate` options it takes besides the data file (others are refused)
     evaluate_options: frozenset[str]
+    # the metric `rnn plot` and `rnn runs` show: the first of these a run logged
+    main_metric: tuple[str, ...]
 
     def prepare(self, recipe: Any, run_dir: Path, state: Any | None) -> TrainPlan:
         """Data, model, loss and evaluation for training (its stored state when resuming).

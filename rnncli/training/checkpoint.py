@@ -269,35 +269,8 @@ def load_checkpoint(path: Path, task: str | None = None, with_train: bool = Fals
     The checksum is checked before anything else of the metadata is used, and then the
     metadata's shape (check_meta); tasks check their own `task_data` (tasks/task_data.py).
     """
-    try:
-        mode = os.stat(path).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError
-        if not stat.S_ISREG(mode):  # a FIFO would block the read forever
-            raise CheckpointError(f"not a regular file ({path}): give a checkpoint file")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint not found ({path})") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"expected a checkpoint file, got a directory ({path})") from None
-    except PermissionError:
-        raise CheckpointError(f"cannot read {path}: permission denied") from None
-    except OSError as exc:  # a symlink loop, a name too long, an I/O error...
-        raise CheckpointError(f"cannot open {path}: {exc.strerror or exc}") from None
-    header, size = _read_header(data, path)
-    metadata = header.get("__metadata__")
-    metadata = metadata if isinstance(metadata, dict) else {}
-    raw_meta = metadata.get(META_KEY)
-    try:
-        meta = json.loads(raw_meta) if isinstance(raw_meta, str) else None
-    except (ValueError, RecursionError):
-        meta = None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"not an rnncli checkpoint ({path}): no rnncli metadata")
-    check_version(meta, path)
-    _verify(data, size, metadata, meta, path)
-    meta = upgrade(meta, path)
-    check_meta(meta, path)
+    data = _read_file(path)
+    meta = _checked_meta(data, path)
     if task is not None and meta.get("task") != task:
         raise CheckpointError(
             f"checkpoint is for task {meta.get('task')!r}, not {task!r} ({path}): "
@@ -315,6 +288,49 @@ def load_checkpoint(path: Path, task: str | None = None, with_train: bool = Fals
         model[name] = model[target]
     train = {k[6:]: v for k, v in tensors.items() if k.startswith("train.")} if with_train else {}
     return Checkpoint(meta=meta, model=model, train=train, path=path)
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """A checkpoint's JSON document, verified like `load_checkpoint` (format, version,
+    checksum, shape) but without making any tensor: for listing runs quickly."""
+    return _checked_meta(_read_file(path), path)
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):  # a FIFO would block the read forever
+            raise CheckpointError(f"not a regular file ({path}): give a checkpoint file")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint not found ({path})") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"expected a checkpoint file, got a directory ({path})") from None
+    except PermissionError:
+        raise CheckpointError(f"cannot read {path}: permission denied") from None
+    except OSError as exc:  # a symlink loop, a name too long, an I/O error...
+        raise CheckpointError(f"cannot open {path}: {exc.strerror or exc}") from None
+
+
+def _checked_meta(data: bytes, path: Path) -> dict[str, Any]:
+    """The metadata of a checkpoint's bytes: format, version, checksum, then shape."""
+    header, size = _read_header(data, path)
+    metadata = header.get("__metadata__")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    raw_meta = metadata.get(META_KEY)
+    try:
+        meta = json.loads(raw_meta) if isinstance(raw_meta, str) else None
+    except (ValueError, RecursionError):
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"not an rnncli checkpoint ({path}): no rnncli metadata")
+    check_version(meta, path)
+    _verify(data, size, metadata, meta, path)
+    meta = upgrade(meta, path)
+    check_meta(meta, path)
+    return meta
 
 
 def check_version(meta: dict[str, Any], path: Path) -> int:

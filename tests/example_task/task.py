@@ -20,6 +20,7 @@ from .schema import SumModel, SumRecipe
 
 name = "sum"
 evaluate_options: frozenset[str] = frozenset()
+main_metric: tuple[str, ...] = ("valid_loss",)
 
 
 class TaskData(StoredData):

@@ -368,6 +368,7 @@ def evaluate_file(
 
 # ------------------------------------------------------------------ the Task protocol
 evaluate_options: frozenset[str] = frozenset()
+main_metric: tuple[str, ...] = ("valid_accuracy", "valid_loss")
 
 
 def test_source(recipe: ClassifyRecipe, state: TaskData, run_dir: Path) -> Any:

@@ -357,6 +357,7 @@ def forecast_model(
 
 # ------------------------------------------------------------------ the Task protocol
 evaluate_options: frozenset[str] = frozenset()
+main_metric: tuple[str, ...] = ("valid_mase", "valid_loss")
 
 
 def test_source(recipe: ForecastRecipe, state: TaskData, run_dir: Path) -> Any:

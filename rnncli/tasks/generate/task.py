@@ -263,6 +263,8 @@ def _hold_back(text: str, stop: str) -> tuple[str, str, bool]:
 
 # ------------------------------------------------------------------ the Task protocol
 evaluate_options = frozenset({"encoding"})
+# bits per character for a character model, else perplexity (`rnn plot`, `rnn runs`)
+main_metric: tuple[str, ...] = ("valid_bpc", "valid_ppl", "valid_loss")
 
 
 def test_source(recipe: GenerateRecipe, state: TaskData, run_dir: Path) -> Any:

@@ -502,6 +502,8 @@ def read_eval_pairs(
 
 # ------------------------------------------------------------------ the Task protocol
 evaluate_options = frozenset({"references", "beam", "length_penalty"})
+# BLEU when training.eval_bleu_sentences logs it, else the loss
+main_metric: tuple[str, ...] = ("valid_bleu", "valid_loss")
 
 
 def test_source(recipe: TranslateRecipe, state: TaskData, run_dir: Path) -> Any:
