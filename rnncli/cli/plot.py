@@ -13,7 +13,7 @@ from rnncli.cli.common import examples
 EXAMPLES = examples(  # the end of --help
     "rnn plot runs/shakespeare -o curves.png",
     "rnn plot runs/sentiment runs/sentiment-1 -o compare.png --x minutes",
-    "rnn plot runs/en-fr --metric valid_accuracy -o accuracy.png --force",
+    "rnn plot runs/eng-fra --metric valid_accuracy -o accuracy.png --force",
 )
 FORMATS = ("png", "svg", "pdf")
 NAMES = {
