@@ -139,11 +139,11 @@ def run() -> None:
     try:
         _run()
     finally:
-        # Done, results written: a signal from now on (interpreter shutdown) takes its
-        # default action instead of raising `Stopped` inside some finalizer.
+        # Done, results written: a signal from now on (interpreter shutdown) gets the
+        # handler it had before (SIGTERM: the default action, end the process) instead of
+        # raising `Stopped` inside some finalizer. A caller's own handlers come back too.
         for sig, handler in previous.items():
-            default = handler is signal.default_int_handler or handler is None
-            signal.signal(sig, signal.SIG_DFL if default else handler)
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
 def _run() -> None:
