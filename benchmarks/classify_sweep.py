@@ -2,7 +2,8 @@
 
     python benchmarks/classify_sweep.py --seeds 1 2 3 --out runs/cls-sweep
 
-Each variant is recipes/sentiment.yaml plus overrides, trained once per seed (the
+Each variant is recipes/sentiment-sentences.yaml (or --recipe) plus overrides, trained once
+per seed (the
 checkpoint is chosen on dev), then scored on test. One JSON line per run on stdout,
 then a Markdown table of mean / min / max test accuracy and macro-F1 per variant.
 Run nothing else meanwhile if you read the training seconds.
@@ -42,7 +43,7 @@ VARIANTS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--recipe", default="recipes/sentiment.yaml")
+    parser.add_argument("--recipe", default="recipes/sentiment-sentences.yaml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--only", nargs="*", default=list(VARIANTS))
     parser.add_argument("--out", default="runs/cls-sweep")

@@ -136,7 +136,7 @@ def test_the_builtin_models_are_format_3_and_predict_as_before() -> None:
         assert meta["format_version"] == ck.FORMAT_VERSION == 3
         assert header["__metadata__"][ck.DIGEST_KEY] != "0" * 64
     out = rnn("classify", stdin=REVIEW, check=True).stdout
-    assert out.startswith("positive\t0.9953\t")
+    assert out.startswith("positive\t1.0000\t")
 
 
 def test_truncated_files_are_refused(tmp_path: Path) -> None:
