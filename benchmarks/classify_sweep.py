@@ -3,8 +3,7 @@
     python benchmarks/classify_sweep.py --seeds 1 2 3 --out runs/cls-sweep
 
 Each variant is recipes/sentiment-sentences.yaml (or --recipe) plus overrides, trained once
-per seed (the
-checkpoint is chosen on dev), then scored on test. One JSON line per run on stdout,
+per seed (the checkpoint is chosen on dev), then scored on test. One JSON line per run on stdout,
 then a Markdown table of mean / min / max test accuracy and macro-F1 per variant.
 Run nothing else meanwhile if you read the training seconds.
 """
