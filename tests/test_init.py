@@ -20,7 +20,7 @@ from .conftest import ROOT, rnn
 SAMPLE = ROOT / "sample_data"
 TINY = [  # keep the model small and the run a few steps on one thread
     "model.hidden_size=8",
-    "training.max_steps=3",
+    "training.max_steps=20",
     "training.max_minutes=1",
     "training.device=cpu",
     "training.threads=1",
