@@ -181,6 +181,10 @@ def load(
     `task` (optional with a model) makes a checkpoint of another task an error.
     """
     set_threads(threads)
+    if model is not None and (Path(model) / "model.json").is_file():
+        from rnncli.exporting.reader import load_export
+
+        return load_export(Path(model), task, threads)
     builtin = model is None
     path = builtin_path(task or "generate") if model is None else resolve_model_path(Path(model))
     ckpt = load_checkpoint(path, task=task)
@@ -196,6 +200,20 @@ def load(
         ) from None
     net.to(pick_device(device)).eval()
     return Loaded(task, net, ckpt.meta, path, recipe=recipe, state=state, builtin=builtin)
+
+
+def export(
+    loaded: Loaded,
+    out: str | Path,
+    fmt: str = "onnx",
+    quantize: str | None = None,
+    tolerance: float = 1e-4,
+) -> dict[str, Any]:
+    """Write `loaded` as ONNX graphs plus JSON into the new directory `out`, checked
+    against the torch model before it appears; returns its manifest (model.json)."""
+    from rnncli.exporting.writer import export_run
+
+    return export_run(loaded, Path(out), fmt, quantize, tolerance)
 
 
 def _impl(loaded: Loaded, task: str) -> Any:

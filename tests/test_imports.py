@@ -12,9 +12,10 @@ FORBIDDEN = {
     "config": {"api", "cli", "tasks", "models", "data", "training", "decoding", "torch"},
     "errors": {"api", "cli", "tasks", "models", "data", "training", "decoding", "config"},
     "data": {"api", "cli", "tasks", "models", "training", "decoding"},
-    "models": {"api", "cli", "tasks", "data", "training", "decoding"},
+    "models": {"api", "cli", "tasks", "data", "training", "decoding", "exporting"},
     "decoding": {"api", "cli", "tasks", "models", "data", "training"},
-    "training": {"api", "cli", "tasks", "models", "data", "decoding"},
+    "training": {"api", "cli", "tasks", "models", "data", "decoding", "exporting"},
+    "exporting": {"api", "cli"},
     "tasks": {"api", "cli"},
     "api": {"cli"},
 }

@@ -95,6 +95,23 @@ def test_an_outside_task_trains_and_is_used_through_the_cli(
     code, out, err = _cli(monkeypatch, capsys, "recipe", "schema")
     assert code == 0 and "SumRecipe" in out
 
+    # exported through its own export_plan, and evaluated through the same code
+    exported = tmp_path / "exported"
+    code, out, err = _cli(monkeypatch, capsys, "export", str(run_dir), "-o", str(exported), "-q")
+    assert code == 0 and out.strip() == str(exported), err
+    code, out, err = _cli(
+        monkeypatch,
+        capsys,
+        "evaluate",
+        "-m",
+        str(exported),
+        str(tmp_path / "test.txt"),
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["test_mae"] == pytest.approx(test_line["test_mae"], abs=1e-4)
+
     # a task's own options only: --references belongs to translation
     code, out, err = _cli(
         monkeypatch,

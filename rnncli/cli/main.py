@@ -22,6 +22,7 @@ import typer
 from rnncli.cli import (
     classify,
     evaluate,
+    export,
     forecast,
     generate,
     info,
@@ -48,6 +49,7 @@ app.command("classify", epilog=classify.EXAMPLES)(classify.classify)
 app.command("forecast", epilog=forecast.EXAMPLES)(forecast.forecast)
 app.command("translate", epilog=translate.EXAMPLES)(translate.translate)
 app.command("evaluate", epilog=evaluate.EXAMPLES)(evaluate.evaluate)
+app.command("export", epilog=export.EXAMPLES)(export.export)
 app.command("info", epilog=info.EXAMPLES)(info.info)
 app.command("init", epilog=init.EXAMPLES)(init.init)
 app.command("plot", epilog=plot.EXAMPLES)(plot.plot)

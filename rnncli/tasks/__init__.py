@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from torch import nn
 
+    from rnncli.exporting.graph import ExportPlan, Session
     from rnncli.tasks.task_data import StoredData
     from rnncli.training.trainer import TrainPlan
 
@@ -79,6 +80,18 @@ class Task(Protocol):
 
     def describe(self, state: Any) -> dict[str, Any]:
         """For `rnn info`: vocab_size, tokenizer, data (one line), architecture (one line)."""
+        ...
+
+    def export_plan(self, loaded: Loaded) -> ExportPlan:
+        """`rnn export`: the model as graphs (torch modules with example and check
+        inputs) and its assets (vocabulary, tokenizer, labels, scalers) as JSON."""
+        ...
+
+    def onnx_model(
+        self, sessions: dict[str, Session], recipe: Any, state: Any, assets: dict[str, Any]
+    ) -> nn.Module:
+        """A module that answers the calls the task's own prediction and evaluation code
+        makes of its model, computed by the exported graphs (`--model EXPORT_DIR`)."""
         ...
 
 

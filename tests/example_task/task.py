@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from rnncli.data.text import read_lines
 from rnncli.errors import DataError
+from rnncli.exporting.graph import ExportPlan, Graph, OnnxModule, Session
 from rnncli.models.recurrent import RecurrentStack
 from rnncli.tasks import Loaded, Report, metric_table
 from rnncli.tasks.task_data import StoredData
@@ -105,3 +106,23 @@ def report(metrics: dict[str, Any], source: Any) -> list[Report]:
 
 def describe(state: TaskData) -> dict[str, Any]:
     return {"vocab_size": 10, "tokenizer": {"kind": "char"}}
+
+
+def export_plan(loaded: Loaded) -> ExportPlan:
+    """One graph: digits (batch, count) -> predicted sums (batch,)."""
+    example = torch.randint(0, 10, (3, 4))
+    checks = [(torch.randint(0, 10, (b, 4)),) for b in (1, 5, 17)]
+    dynamic = {"digits": {0: "batch"}, "sum": {0: "batch"}}
+    graph = Graph("sum", loaded.model, ["digits"], ["sum"], (example,), dynamic, checks)
+    return ExportPlan([graph], {"digits": 4}, ["sum.onnx: digits int64 (batch, 4) -> sum (batch,)"])
+
+
+class OnnxSum(OnnxModule):
+    def forward(self, digits: Tensor) -> Tensor:
+        return self.sessions["sum"](digits)[0]
+
+
+def onnx_model(
+    sessions: dict[str, Session], recipe: Any, state: Any, assets: dict[str, Any]
+) -> nn.Module:
+    return OnnxSum(sessions)

@@ -26,6 +26,8 @@ from rnncli.errors import DataError
 from rnncli.models.builders import build_classifier
 from rnncli.models.classifier import Classifier
 from rnncli.tasks import Loaded, Report, metric_table
+from rnncli.tasks.classify.export import export_plan as export_plan
+from rnncli.tasks.classify.export import onnx_model as onnx_model
 from rnncli.tasks.classify.schema import ClassifyData, ClassifyModel, ClassifyRecipe
 from rnncli.tasks.task_data import StoredData, TokenizerData, Unique, Vocabulary
 from rnncli.training.checkpoint import check_header_room

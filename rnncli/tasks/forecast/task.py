@@ -34,6 +34,8 @@ from rnncli.errors import DataError, UsageError
 from rnncli.models.builders import build_forecaster
 from rnncli.models.forecaster import Forecaster
 from rnncli.tasks import Loaded, Report
+from rnncli.tasks.forecast.export import export_plan as export_plan
+from rnncli.tasks.forecast.export import onnx_model as onnx_model
 from rnncli.tasks.forecast.predict import (
     SeriesForecast,
     Windows,

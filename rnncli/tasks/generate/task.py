@@ -30,6 +30,8 @@ from rnncli.models.builders import build_language_model
 from rnncli.models.language_model import LanguageModel
 from rnncli.models.recurrent import detach_state
 from rnncli.tasks import Loaded, Report, metric_table
+from rnncli.tasks.generate.export import export_plan as export_plan
+from rnncli.tasks.generate.export import onnx_model as onnx_model
 from rnncli.tasks.generate.schema import GenerateRecipe
 from rnncli.tasks.task_data import StoredData, TokenizerData, Vocabulary
 from rnncli.training.checkpoint import check_header_room

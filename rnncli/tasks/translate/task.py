@@ -32,6 +32,8 @@ from rnncli.models.builders import build_seq2seq
 from rnncli.models.seq2seq import Seq2Seq
 from rnncli.tasks import Loaded, Report, metric_table
 from rnncli.tasks.task_data import StoredData, TokenizerData, Vocabulary
+from rnncli.tasks.translate.export import export_plan as export_plan
+from rnncli.tasks.translate.export import onnx_model as onnx_model
 from rnncli.tasks.translate.schema import (
     SideText,
     TranslateData,

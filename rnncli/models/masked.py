@@ -1,0 +1,99 @@
+"""A recurrent stack over padded batches without packed sequences, for export.
+
+Training and prediction in torch read padded batches as packed sequences, which
+ONNX cannot express. `MaskedStack` computes the same outputs and final states from
+a padded batch and its lengths with plain recurrent calls, one per layer and
+direction, on the weights of an existing `RecurrentStack`:
+
+* forward direction: padding comes after the real tokens, so it cannot change the
+  outputs at real positions; the final state is the output at `length - 1`;
+* reverse direction: each sequence is reversed within its length (padding stays at
+  the end), run forwards, and put back in order;
+* the LSTM cell state at `length - 1` is not an output: an extra input column,
+  1 at padding, drives the forget gate to 1 and the input gate to 0 there, so the
+  cell state stays what it was at the last real token.
+
+So a sentence gets the same outputs alone or in a batch with longer ones, as with
+packing, and every operation is one an ONNX graph has (gather, LSTM/GRU/RNN).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from rnncli.models.recurrent import CELLS, RecurrentStack, State
+
+SATURATE = 1.0e4  # a gate pre-activation this large is exactly 0 or 1 in float32
+
+
+class MaskedStack(nn.Module):
+    """The layers of `stack` as separate unidirectional modules sharing its weights' values."""
+
+    def __init__(self, stack: RecurrentStack) -> None:
+        super().__init__()
+        self.stack = stack
+        self.lstm = stack.cell == "lstm"
+        self.directions = stack.directions
+        self.layers = nn.ModuleList()
+        h = stack.hidden_size
+        for layer in range(stack.num_layers):
+            size = stack.rnn.input_size if layer == 0 else h * self.directions
+            for d in range(self.directions):
+                kwargs = {"nonlinearity": stack.nonlinearity} if stack.cell == "rnn" else {}
+                one = CELLS[stack.cell](size + int(self.lstm), h, batch_first=True, **kwargs)
+                self._copy(one, layer, "_reverse" if d else "", size)
+                self.layers.append(one)
+
+    def _copy(self, one: nn.Module, layer: int, suffix: str, size: int) -> None:
+        src = self.stack.rnn
+        h = self.stack.hidden_size
+        with torch.no_grad():
+            w_ih = getattr(src, f"weight_ih_l{layer}{suffix}")
+            if self.lstm:  # the padding column: gates i, f, g, o
+                pad = torch.zeros(4 * h, 1, dtype=w_ih.dtype)
+                pad[:h] = -SATURATE
+                pad[h : 2 * h] = SATURATE
+                w_ih = torch.cat([w_ih, pad.to(w_ih.device)], dim=1)
+            one.weight_ih_l0.copy_(w_ih)
+            for name in ("weight_hh", "bias_ih", "bias_hh"):
+                getattr(one, f"{name}_l0").copy_(getattr(src, f"{name}_l{layer}{suffix}"))
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, State]:
+        """x (batch, time, input), lengths (batch,) -> outputs (batch, time, hidden *
+        directions), zero at padding, and the final state in torch's layout."""
+        batch, time = x.shape[0], x.shape[1]
+        positions = torch.arange(time, device=x.device)[None, :]
+        lengths = lengths.to(x.device)
+        real = positions < lengths[:, None]  # (B, T)
+        # index of the same position counted from the end of each sequence
+        flip = torch.where(real, lengths[:, None] - 1 - positions, positions)
+        last = (lengths - 1).clamp(min=0)
+        init = self.stack.initial_state(batch, x.device)
+        h0 = init[0] if isinstance(init, tuple) else init
+        c0 = init[1] if isinstance(init, tuple) else None
+        pad = (~real).to(x.dtype)[..., None]
+        hs: list[Tensor] = []
+        cs: list[Tensor] = []
+        for layer in range(self.stack.num_layers):
+            outs = []
+            for d in range(self.directions):
+                slot = layer * self.directions + d
+                inp = _gather(x, flip) if d else x
+                if self.lstm:
+                    assert c0 is not None
+                    state: State = (h0[slot : slot + 1], c0[slot : slot + 1])
+                    out, (_, c) = self.layers[slot](torch.cat([inp, pad], dim=-1), state)
+                    cs.append(c[0])
+                else:
+                    out, _ = self.layers[slot](inp, h0[slot : slot + 1])
+                hs.append(out[torch.arange(batch, device=x.device), last])
+                outs.append(_gather(out, flip) if d else out)
+            x = (outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)) * real[..., None]
+        h = torch.stack(hs)
+        return x, ((h, torch.stack(cs)) if self.lstm else h)
+
+
+def _gather(x: Tensor, index: Tensor) -> Tensor:
+    """x (B, T, F) reordered along time by index (B, T)."""
+    return x.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))
