@@ -55,3 +55,37 @@ def test_step_refuses_bidirectional() -> None:
     stack = RecurrentStack("gru", 3, 4, bidirectional=True)
     with pytest.raises(ValueError, match="unidirectional"):
         stack.step(torch.randn(1, 3), stack.split_state(stack.initial_state(1)))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("learned", [False, True])
+def test_masked_stack_equals_packed_sequences(
+    cell: str, bidirectional: bool, learned: bool
+) -> None:
+    """The export path's recurrence (no packing) gives the packed path's outputs and
+    final states, so exported classifiers and encoders ignore padding too."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from rnncli.models.masked import MaskedStack
+
+    torch.manual_seed(0)
+    stack = RecurrentStack(
+        cell, 5, 7, num_layers=2, bidirectional=bidirectional, learn_initial_state=learned
+    ).eval()
+    if learned:
+        with torch.no_grad():
+            for p in (stack.h0, stack.c0):
+                if p is not None:
+                    p.normal_()
+    x, lengths = torch.randn(4, 9, 5), torch.tensor([9, 3, 1, 6])
+    with torch.no_grad():
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, state = stack.rnn(packed, stack.initial_state(4))
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=9)
+        got, got_state = MaskedStack(stack)(x, lengths)
+    assert torch.allclose(got, out, atol=1e-6)
+    want = state if isinstance(state, tuple) else (state,)
+    have = got_state if isinstance(got_state, tuple) else (got_state,)
+    for a, b in zip(want, have, strict=True):
+        assert torch.allclose(a, b, atol=1e-6)

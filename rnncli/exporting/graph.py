@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ class Graph:
     dynamic: dict[str, dict[int, str]]  # input and output name -> {axis: dimension name}
     checks: Sequence[tuple[Tensor, ...]] = field(default_factory=list)  # parity inputs
     doc: str = ""  # what it computes, for model.json
+    float_ops: tuple[str, ...] = ()  # ONNX op types that int8 quantisation leaves alone
 
 
 @dataclass
@@ -79,4 +80,3 @@ class OnnxModule(nn.Module):
         super().__init__()
         self.sessions = sessions
         self.anchor = nn.Parameter(torch.zeros(0), requires_grad=False)
-

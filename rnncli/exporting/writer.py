@@ -83,7 +83,7 @@ def _write(
         diff = check(graph, path, tolerance)
         entry: dict[str, Any] = {"file": path.name, "doc": graph.doc, "max_abs_diff": diff}
         if quantize == "int8":
-            _quantize(path)
+            _quantize(path, graph.float_ops)
             entry["max_abs_diff_int8"] = check(graph, path, float("inf"))
         entry.update(_signature(path))
         graphs[graph.name] = entry
@@ -116,9 +116,28 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _forget_rnn_dispatch() -> None:
+    """Clear the dispatch caches of torch's fused recurrent ops.
+
+    After a first export in a process these caches hold the Python decomposition of
+    aten.lstm & co. (a loop over time steps); the next export would then trace that
+    loop and fix the time axis to the example's length (measured: the second export of
+    a classifier in one process failed its check on any other length). Cleared, the
+    ops stay whole and become ONNX LSTM/GRU/RNN nodes with a dynamic time axis.
+    """
+    for name in ("lstm", "gru", "rnn_tanh", "rnn_relu"):
+        packet = getattr(torch.ops.aten, name)
+        for overload in packet.overloads():
+            cache = getattr(getattr(packet, overload), "_dispatch_cache", None)
+            if cache is not None:
+                cache.clear()
+
+
 def _export(graph: Graph, path: Path) -> None:
     """torch.onnx (the dynamo exporter), with its chatter kept off stdout."""
     from torch.export import Dim
+
+    _forget_rnn_dispatch()
 
     dims: dict[str, Any] = {}
     shapes = tuple(
@@ -179,13 +198,24 @@ def _name_output_axes(path: Path, graph: Graph) -> None:
     onnx.save(model, str(path))
 
 
-def _quantize(path: Path) -> None:
+def _quantize(path: Path, float_ops: tuple[str, ...]) -> None:
+    """onnxruntime's dynamic int8 quantisation of the weights of every op type it
+    handles, except `float_ops`."""
     quant = require("onnxruntime.quantization")
+    onnx = require("onnx")
+    kinds = {node.op_type for node in onnx.load(str(path)).graph.node}
+    ops = sorted(kinds & {"MatMul", "Gemm", "Gather", "LSTM", "GRU", "Attention"} - set(float_ops))
     src = path.with_suffix(".float.onnx")
     path.rename(src)
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quant.quantize_dynamic(str(src), str(path), weight_type=quant.QuantType.QInt8)
+    logging.disable(logging.WARNING)  # its advice goes to the root logger
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quant.quantize_dynamic(
+                str(src), str(path), op_types_to_quantize=ops, weight_type=quant.QuantType.QInt8
+            )
+    finally:
+        logging.disable(logging.NOTSET)
     src.unlink()
 
 

@@ -9,15 +9,19 @@ direction, on the weights of an existing `RecurrentStack`:
   outputs at real positions; the final state is the output at `length - 1`;
 * reverse direction: each sequence is reversed within its length (padding stays at
   the end), run forwards, and put back in order;
-* the LSTM cell state at `length - 1` is not an output: an extra input column,
-  1 at padding, drives the forget gate to 1 and the input gate to 0 there, so the
-  cell state stays what it was at the last real token.
+* the LSTM cell state at `length - 1` is not an output: when it is wanted
+  (`cell_state=True`), an extra input column, 1 at padding, drives the forget gate to
+  1 and the input gate to 0 there, so the cell state stays what it was at the last
+  real token. That column's weights (1e4) would swamp an int8 scale: such layers are
+  kept in float32 when quantising.
 
 So a sentence gets the same outputs alone or in a batch with longer ones, as with
 packing, and every operation is one an ONNX graph has (gather, LSTM/GRU/RNN).
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -30,10 +34,10 @@ SATURATE = 1.0e4  # a gate pre-activation this large is exactly 0 or 1 in float3
 class MaskedStack(nn.Module):
     """The layers of `stack` as separate unidirectional modules sharing its weights' values."""
 
-    def __init__(self, stack: RecurrentStack) -> None:
+    def __init__(self, stack: RecurrentStack, cell_state: bool = True) -> None:
         super().__init__()
         self.stack = stack
-        self.lstm = stack.cell == "lstm"
+        self.lstm = stack.cell == "lstm" and cell_state  # carries the padding column
         self.directions = stack.directions
         self.layers = nn.ModuleList()
         h = stack.hidden_size
@@ -55,13 +59,14 @@ class MaskedStack(nn.Module):
                 pad[:h] = -SATURATE
                 pad[h : 2 * h] = SATURATE
                 w_ih = torch.cat([w_ih, pad.to(w_ih.device)], dim=1)
-            one.weight_ih_l0.copy_(w_ih)
+            cast(Tensor, one.weight_ih_l0).copy_(w_ih)
             for name in ("weight_hh", "bias_ih", "bias_hh"):
                 getattr(one, f"{name}_l0").copy_(getattr(src, f"{name}_l{layer}{suffix}"))
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, State]:
         """x (batch, time, input), lengths (batch,) -> outputs (batch, time, hidden *
-        directions), zero at padding, and the final state in torch's layout."""
+        directions), zero at padding, and the final state in torch's layout (h alone
+        for an LSTM built with `cell_state=False`)."""
         batch, time = x.shape[0], x.shape[1]
         positions = torch.arange(time, device=x.device)[None, :]
         lengths = lengths.to(x.device)
@@ -70,6 +75,7 @@ class MaskedStack(nn.Module):
         flip = torch.where(real, lengths[:, None] - 1 - positions, positions)
         last = (lengths - 1).clamp(min=0)
         init = self.stack.initial_state(batch, x.device)
+        pair = isinstance(init, tuple)
         h0 = init[0] if isinstance(init, tuple) else init
         c0 = init[1] if isinstance(init, tuple) else None
         pad = (~real).to(x.dtype)[..., None]
@@ -85,6 +91,10 @@ class MaskedStack(nn.Module):
                     state: State = (h0[slot : slot + 1], c0[slot : slot + 1])
                     out, (_, c) = self.layers[slot](torch.cat([inp, pad], dim=-1), state)
                     cs.append(c[0])
+                elif pair:
+                    assert c0 is not None
+                    state = (h0[slot : slot + 1], c0[slot : slot + 1])
+                    out, _ = self.layers[slot](inp, state)
                 else:
                     out, _ = self.layers[slot](inp, h0[slot : slot + 1])
                 hs.append(out[torch.arange(batch, device=x.device), last])

@@ -27,7 +27,7 @@ class ClassifierGraph(nn.Module):
     def __init__(self, model: Classifier, multi_label: bool) -> None:
         super().__init__()
         self.model = model
-        self.masked = MaskedStack(model.rnn)
+        self.masked = MaskedStack(model.rnn, cell_state=False)  # pooling reads outputs
         self.multi_label = multi_label
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:

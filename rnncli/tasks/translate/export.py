@@ -195,6 +195,8 @@ def export_plan(loaded: Loaded) -> ExportPlan:
                 enc_dyn,
                 sources,
                 "source ids -> attention memory and the decoder's initial state",
+                # an LSTM encoder's padding column (MaskedStack) would swamp int8 scales
+                float_ops=("LSTM",) if model.encoder.cell == "lstm" else (),
             ),
             Graph(
                 "decoder_step",
