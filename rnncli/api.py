@@ -459,22 +459,39 @@ def report(loaded: Loaded, metrics: dict[str, Any], source: Any) -> list[Report]
 
 # ---------------------------------------------------------------------------- info
 def info(model: str | Path | None, task: str | None = None) -> dict[str, Any]:
-    """What a run is: task, architecture, size, data, training time and metrics."""
-    path = builtin_path(task or "generate") if model is None else resolve_model_path(Path(model))
-    ckpt = load_checkpoint(path)
-    _, state = checked(ckpt)
-    meta = ckpt.meta
+    """What a run (or an export of one) is: task, architecture, size, data, training time
+    and metrics."""
+    extra: dict[str, Any] = {}
+    if model is not None and (Path(model) / "model.json").is_file():
+        from rnncli.exporting.reader import load_export, read_manifest
+
+        path = Path(model)
+        loaded = load_export(path)
+        meta, state = loaded.meta, loaded.state
+        net = get_task(loaded.task).build_model(loaded.recipe.model, state)  # type: ignore[attr-defined]
+        parameters = sum(p.numel() for p in net.parameters())  # shared ones once
+        manifest = read_manifest(path)
+        graphs = {name: g.get("bytes") for name, g in manifest["graphs"].items()}
+        extra["export"] = {"precision": manifest["precision"], "graphs": graphs}
+    else:
+        path = (
+            builtin_path(task or "generate") if model is None else resolve_model_path(Path(model))
+        )
+        ckpt = load_checkpoint(path)
+        _, state = checked(ckpt)
+        meta = ckpt.meta
+        parameters = sum(
+            t.numel()
+            for name, t in ckpt.model.items()
+            if name not in _tied(meta["recipe"]) and name not in meta.get("aliases", {})
+        )
     recipe = meta["recipe"]  # as stored: `rnn info --format json` shows what the file holds
     described = get_task(meta["task"]).describe(state)
     return {
         "path": str(path),
         "task": meta["task"],
         "model": recipe["model"],
-        "parameters": sum(
-            t.numel()
-            for name, t in ckpt.model.items()
-            if name not in _tied(recipe) and name not in meta.get("aliases", {})
-        ),
+        "parameters": parameters,
         "vocab_size": described.get("vocab_size", 0),
         "tokenizer": described.get("tokenizer"),
         "data": recipe["data"],
@@ -483,6 +500,7 @@ def info(model: str | Path | None, task: str | None = None) -> dict[str, Any]:
         "training": meta.get("training", {}),
         "metrics": meta.get("metrics", {}),
         "versions": meta.get("versions", {}),
+        **extra,
     }
 
 

@@ -402,6 +402,34 @@ BAD_MODELS = {
 }
 
 
+BAD_EXPORTS = {  # directories written by `rnn export`, then damaged
+    "graph edited": ("export-graph", "language_model.onnx.*SHA-256"),
+    "graph missing": ("export-nograph", "language_model.onnx is missing"),
+    "model.json not JSON": ("export-json", "model.json is not valid JSON"),
+    "meta.json edited": ("export-meta", "meta.json.*SHA-256"),
+    "newer format": ("export-newer", "format version 99"),
+}
+
+
+def _bad_exports(root: Path, good: Path) -> None:
+    import shutil
+
+    ok = root / "export-ok"
+    api.export(api.load(good), ok)
+    for _, (name, _) in BAD_EXPORTS.items():
+        shutil.copytree(ok, root / name)
+    graph = root / "export-graph" / "language_model.onnx"
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    graph.write_bytes(bytes(data))
+    (root / "export-nograph" / "language_model.onnx").unlink()
+    (root / "export-json" / "model.json").write_text("{not json")
+    meta = root / "export-meta" / "meta.json"
+    meta.write_text(meta.read_text().replace('"generate"', '"classify"', 1))
+    manifest = root / "export-newer" / "model.json"
+    manifest.write_text(manifest.read_text().replace('"format_version": 1', '"format_version": 99'))
+
+
 def model_cases() -> list[Case]:
     commands = {
         "generate": ["generate", "--seed", "All", "-n", "5", "--model"],
@@ -410,13 +438,14 @@ def model_cases() -> list[Case]:
         "info": ["info"],
         "evaluate": ["evaluate", "in.txt", "--model"],
         "forecast": ["forecast", "series.csv", "--model"],
+        "export": ["export", "-o", "out"],
     }
     files = {"in.txt": "a good film\n", "series.csv": _monthly()}
     cases = []
     for cmd, argv in commands.items():
         kinds = (
             BAD_MODELS
-            if cmd in ("generate", "classify", "translate")
+            if cmd in ("generate", "classify", "translate", "export")
             else {
                 k: BAD_MODELS[k]
                 for k in ("missing", "truncated", "tampered header", "newer format")
@@ -432,6 +461,16 @@ def model_cases() -> list[Case]:
     ]
     for cmd, argv, expect in wrong:
         cases.append(Case(f"{cmd} model: of another task", argv, files, expect))
+    for kind, (name, expect) in BAD_EXPORTS.items():
+        argv = ["generate", "--seed", "All", "-n", "5", "--model", f"{{bad:{name}}}"]
+        cases.append(Case(f"generate export: {kind}", argv, files, expect))
+    export = ["export", "{gen}", "-o"]
+    cases += [
+        Case("export: directory exists", [*export, "out"], {"out": _dir("out")}, "out.*exists", 2),
+        Case("export: unknown format", [*export, "o", "--format", "x"], {}, "format", 2),
+        Case("export: unknown quantization", [*export, "o", "--quantize", "x"], {}, "int8", 2),
+        Case("export: of an export", ["export", "{bad:export-ok}", "-o", "o"], {}, "export", 2),
+    ]
     return cases
 
 
@@ -722,6 +761,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     bad = root / "bad"
     bad.mkdir()
     _bad_models(bad, runs["gen"])
+    _bad_exports(bad, runs["gen"])
     return {**runs, "bad": bad}
 
 

@@ -61,6 +61,10 @@ def info(
             + (f", stopped by {t['stop_reason']}" if t.get("stop_reason") else ""),
         ),
     ]
+    if "export" in data:
+        graphs = data["export"]["graphs"]
+        sizes = ", ".join(f"{name} {(size or 0) / 1e6:.2f} MB" for name, size in graphs.items())
+        lines.insert(1, ("export", f"ONNX {data['export']['precision']}: {sizes}"))
     for key, value in (data["metrics"] or {}).items():
         if key not in ("step", "epoch", "seconds"):
             lines.append((key, f"{value:.4f}" if isinstance(value, float) else str(value)))
