@@ -29,16 +29,16 @@ demo: $(VENV)/.installed
 	@printf 'I am cold.\nWhere is the station?\nHe ate the pie happily.\n' | $(BIN)/rnn translate
 
 test: $(VENV)/.installed-dev
-	$(BIN)/ruff check rnncli tests benchmarks
-	$(BIN)/ruff format --check rnncli tests benchmarks
+	$(BIN)/ruff check rnncli tests benchmarks examples
+	$(BIN)/ruff format --check rnncli tests benchmarks examples
 	$(BIN)/mypy rnncli
 	$(BIN)/pytest -q
 	@echo "the float comparisons across batch shapes and threads, again with 2 torch threads:"
 	$(BIN)/pytest -q -m threads --threads 2
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check --fix rnncli tests benchmarks
-	$(BIN)/ruff format rnncli tests benchmarks
+	$(BIN)/ruff check --fix rnncli tests benchmarks examples
+	$(BIN)/ruff format rnncli tests benchmarks examples
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_lm.py
