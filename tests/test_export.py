@@ -215,8 +215,8 @@ def test_translation_export_translates_like_the_run(tmp_path: Path, model: dict)
 
 @pytest.mark.parametrize(
     "model",
-    [{"quantiles": [0.1, 0.5, 0.9]}, {"horizon_mode": "autoregressive", "cell": "gru"}],
-    ids=["direct-quantiles", "autoregressive"],
+    [{"quantiles": [0.1, 0.5, 0.9]}, {"horizon_mode": "autoregressive", "cell": "rnn"}],
+    ids=["direct-quantiles", "autoregressive-elman"],
 )
 def test_forecaster_export_forecasts_like_the_run(tmp_path: Path, model: dict) -> None:
     csv = _monthly(tmp_path / "series.csv")
@@ -234,6 +234,33 @@ def test_forecaster_export_forecasts_like_the_run(tmp_path: Path, model: dict) -
         np.testing.assert_allclose(b.values, a.values, rtol=1e-4, atol=1e-3)
     with pytest.raises(UsageError, match="6 steps at most"):
         api.forecast(exported, csv, horizon=7)
+
+
+def test_elman_classifier_exports_exactly_and_relu_is_refused(tmp_path: Path) -> None:
+    """Elman layers go to ONNX as GRUs with saturated gates (the exporter would unroll
+    them over the example's length); a relu Elman RNN has no such form: one line."""
+    rows = [(t, "pos") for t in POS] * 2 + [(t, "neg") for t in NEG] * 2
+    train = tmp_path / "train.tsv"
+    train.write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in rows))
+    recipe = {
+        "task": "classify",
+        "data": {"train": str(train), "valid": str(train), "text_column": "sentence"},
+        "model": {"cell": "rnn", "embedding_dim": 8, "hidden_size": 8, "pooling": "attention"},
+        "training": {"max_steps": 5, "batch_size": 8, "threads": 1},
+    }
+    run = _train(tmp_path, recipe)
+    exported = _export(run, tmp_path / "exported")
+    lines = [*POS, "a film", "so good , so good , so good , so good"]
+    for (_, a), (_, b) in zip(
+        api.classify(api.load(run), lines), api.classify(exported, lines), strict=True
+    ):
+        assert a["pos"] == pytest.approx(b["pos"], abs=1e-5)
+    recipe["model"]["nonlinearity"] = "relu"
+    recipe["output"] = str(tmp_path / "relu")
+    run = _train(tmp_path, recipe)
+    with pytest.raises(RnnCliError, match="relu cannot be exported"):
+        api.export(api.load(run), tmp_path / "relu-export")
+    assert not (tmp_path / "relu-export").exists()
 
 
 # ------------------------------------------------------------------ bad input

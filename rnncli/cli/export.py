@@ -12,7 +12,7 @@ from rnncli.cli.common import examples, load_model
 EXAMPLES = examples(  # the end of --help
     "rnn export runs/sentiment -o exported/sentiment",
     "rnn export runs/shakespeare -o exported/lm-int8 --quantize int8",
-    "rnn classify --model exported/sentiment < reviews.txt",
+    "rnn export --task translate -o exported/eng-fra",
 )
 
 

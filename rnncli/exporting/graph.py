@@ -29,6 +29,9 @@ class Graph:
     checks: Sequence[tuple[Tensor, ...]] = field(default_factory=list)  # parity inputs
     doc: str = ""  # what it computes, for model.json
     float_ops: tuple[str, ...] = ()  # ONNX op types that int8 quantisation leaves alone
+    # what the graph is checked against: the model's own path (packed sequences, Elman
+    # layers...), when `module` computes it another way for ONNX's sake
+    reference: nn.Module | None = None
 
 
 @dataclass

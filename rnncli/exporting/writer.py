@@ -58,7 +58,10 @@ def export_run(
     if (loaded.path / MANIFEST).is_file():
         raise UsageError(f"{loaded.path} is already an export: export the run it came from")
     require("onnx"), require("onnxruntime"), require("onnxscript")
-    plan: ExportPlan = get_task(loaded.task).export_plan(loaded)  # type: ignore[attr-defined]
+    try:
+        plan: ExportPlan = get_task(loaded.task).export_plan(loaded)  # type: ignore[attr-defined]
+    except ValueError as exc:  # a model the exporter cannot write (e.g. a relu Elman RNN)
+        raise ExportError(f"cannot export {loaded.path}: {exc}") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -223,9 +226,10 @@ def check(graph: Graph, path: Path, tolerance: float | None) -> float:
     """Largest |torch - onnxruntime| over the check inputs (raises past `tolerance`)."""
     session = Session(path)
     worst = 0.0
+    reference = graph.reference or graph.module
     for n, inputs in enumerate(graph.checks or [graph.example]):
         with torch.no_grad():
-            want = graph.module(*inputs)
+            want = reference(*inputs)
         want = list(want) if isinstance(want, (tuple, list)) else [want]
         got = session(*inputs)
         for name, a, b in zip(graph.outputs, want, got, strict=True):

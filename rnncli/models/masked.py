@@ -15,6 +15,11 @@ direction, on the weights of an existing `RecurrentStack`:
   real token. That column's weights (1e4) would swamp an int8 scale: such layers are
   kept in float32 when quantising.
 
+An Elman (tanh) layer is exported as a GRU whose reset gate is saturated at 1 and
+update gate at 0 (`elman_as_gru`): then the GRU's candidate state is exactly the
+Elman step, and the fused ONNX GRU keeps the time axis dynamic (torch's exporter has
+no Elman translation and unrolls it over the example's length).
+
 So a sentence gets the same outputs alone or in a batch with longer ones, as with
 packing, and every operation is one an ONNX graph has (gather, LSTM/GRU/RNN).
 """
@@ -29,6 +34,40 @@ from torch import Tensor, nn
 from rnncli.models.recurrent import CELLS, RecurrentStack, State
 
 SATURATE = 1.0e4  # a gate pre-activation this large is exactly 0 or 1 in float32
+
+
+def elman_as_gru(rnn: nn.RNN) -> nn.GRU:
+    """The same function as a tanh `nn.RNN`, as an `nn.GRU` (rows r, z, n per gate)."""
+    if rnn.nonlinearity != "tanh":
+        raise ValueError("an Elman RNN with relu cannot be exported (tanh can)")
+    gru = nn.GRU(
+        rnn.input_size,
+        rnn.hidden_size,
+        num_layers=rnn.num_layers,
+        batch_first=rnn.batch_first,
+        bidirectional=rnn.bidirectional,
+    )
+    h = rnn.hidden_size
+    with torch.no_grad():
+        for name, target in gru.named_parameters():
+            source = getattr(rnn, name)
+            target.zero_()
+            target[2 * h :] = source  # n: the Elman step
+            if name.startswith("bias_ih"):
+                target[:h] = SATURATE  # r = 1: all of W_hn h + b_hn
+                target[h : 2 * h] = -SATURATE  # z = 0: nothing of the old state
+    return gru.to(next(rnn.parameters()).device).eval()
+
+
+def exportable(module: nn.Module) -> nn.Module:
+    """A copy of `module` whose tanh Elman layers are GRUs (see `elman_as_gru`)."""
+    import copy
+
+    module = copy.deepcopy(module)
+    for stack in module.modules():
+        if isinstance(stack, RecurrentStack) and stack.cell == "rnn":
+            stack.rnn = elman_as_gru(stack.rnn)  # type: ignore[assignment]
+    return module
 
 
 class MaskedStack(nn.Module):
@@ -47,7 +86,7 @@ class MaskedStack(nn.Module):
                 kwargs = {"nonlinearity": stack.nonlinearity} if stack.cell == "rnn" else {}
                 one = CELLS[stack.cell](size + int(self.lstm), h, batch_first=True, **kwargs)
                 self._copy(one, layer, "_reverse" if d else "", size)
-                self.layers.append(one)
+                self.layers.append(elman_as_gru(one) if stack.cell == "rnn" else one)
 
     def _copy(self, one: nn.Module, layer: int, suffix: str, size: int) -> None:
         src = self.stack.rnn

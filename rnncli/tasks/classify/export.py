@@ -39,6 +39,18 @@ class ClassifierGraph(nn.Module):
         return logits, probs
 
 
+class ClassifierReference(nn.Module):
+    """The classifier's own (packed) path, with the graph's outputs."""
+
+    def __init__(self, model: Classifier, multi_label: bool) -> None:
+        super().__init__()
+        self.model, self.multi_label = model, multi_label
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        logits = self.model(tokens, lengths)
+        return logits, logits.sigmoid() if self.multi_label else logits.softmax(-1)
+
+
 def tokenizer_assets(tokenizer: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The tokenizer as assets.json describes it, and tokenizer.json for subword models."""
     info = {k: v for k, v in tokenizer.items() if k != "subword"}
@@ -116,6 +128,7 @@ def export_plan(loaded: Loaded) -> ExportPlan:
                 },
                 checks,
                 "text classifier: token ids -> label logits and probabilities",
+                reference=ClassifierReference(loaded.model, codec.multi_label),  # type: ignore[arg-type]
             )
         ],
         assets=assets,

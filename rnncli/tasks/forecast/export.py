@@ -12,19 +12,21 @@ from torch import Tensor, nn
 from rnncli.errors import UsageError
 from rnncli.exporting.graph import ExportPlan, Graph, OnnxModule, Session
 from rnncli.models.forecaster import Forecaster
+from rnncli.models.masked import exportable
 from rnncli.tasks import Loaded
 
 
 class ForecasterGraph(nn.Module):
     """(history (B, lookback, C)[, future (B, horizon, K)]) -> (B, horizon, targets, outputs)."""
 
-    def __init__(self, model: Forecaster) -> None:
+    def __init__(self, model: Forecaster, convert: bool = True) -> None:
         super().__init__()
-        self.model = model
+        self.model = exportable(model) if convert else model  # Elman layers as GRUs
+        self.horizon = model.horizon
 
     def forward(self, history: Tensor, future: Tensor | None = None) -> Tensor:
         if future is None:
-            future = history.new_zeros(history.shape[0], self.model.horizon, 0)
+            future = history.new_zeros(history.shape[0], self.horizon, 0)
         return self.model(history, future)
 
 
@@ -79,6 +81,7 @@ def export_plan(loaded: Loaded) -> ExportPlan:
         dynamic,
         checks,
         "forecaster: scaled history (and known future features) -> scaled forecast",
+        reference=ForecasterGraph(model, convert=False).eval(),
     )
     return ExportPlan(graphs=[graph], assets=assets, usage=usage)
 

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from rnncli.errors import RnnCliError
 from rnncli.exporting.graph import ExportPlan, Graph, OnnxModule, Session
 from rnncli.models.language_model import LanguageModel
+from rnncli.models.masked import exportable
 from rnncli.models.recurrent import State
 from rnncli.tasks import Loaded
 from rnncli.tasks.classify.export import tokenizer_assets
@@ -24,9 +25,9 @@ from rnncli.tasks.classify.export import tokenizer_assets
 class LanguageModelGraph(nn.Module):
     """(tokens (B, T), h (L, B, H)[, c]) -> (logits (B, T, V), h, [c])."""
 
-    def __init__(self, model: LanguageModel) -> None:
+    def __init__(self, model: LanguageModel, convert: bool = True) -> None:
         super().__init__()
-        self.model = model
+        self.model = exportable(model) if convert else model  # Elman layers as GRUs
         self.lstm = model.rnn.cell == "lstm"
 
     def forward(self, tokens: Tensor, h: Tensor, c: Tensor | None = None) -> tuple[Tensor, ...]:
@@ -107,6 +108,7 @@ def export_plan(loaded: Loaded) -> ExportPlan:
                 dynamic,
                 checks,
                 "language model: tokens and state -> next-token logits and state",
+                reference=LanguageModelGraph(model, convert=False),
             )
         ],
         assets=assets,

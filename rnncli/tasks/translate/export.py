@@ -54,6 +54,18 @@ class EncoderGraph(nn.Module):
         return (memory, keys, mask, *_stacked(m._bridge(final)))
 
 
+class EncoderReference(nn.Module):
+    """The model's own `encode` (packed sequences), with the encoder graph's outputs."""
+
+    def __init__(self, model: Seq2Seq) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, source: Tensor, lengths: Tensor) -> tuple[Tensor, ...]:
+        state = self.model.encode(source, lengths)
+        return (state.memory, state.keys, state.mask, *_stacked(state.layers))
+
+
 class StepGraph(nn.Module):
     """One decoder step: (tokens (B,), h[, c][, feed], memory, keys, mask) ->
     (logits (B, V), h[, c][, feed][, attention (B, S)])."""
@@ -197,6 +209,7 @@ def export_plan(loaded: Loaded) -> ExportPlan:
                 "source ids -> attention memory and the decoder's initial state",
                 # an LSTM encoder's padding column (MaskedStack) would swamp int8 scales
                 float_ops=("LSTM",) if model.encoder.cell == "lstm" else (),
+                reference=EncoderReference(model).eval(),
             ),
             Graph(
                 "decoder_step",
