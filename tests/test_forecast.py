@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,41 @@ def test_round_trip_forecast_and_backtest(forecast_run: Path, tmp_path: Path) ->
     metrics = api.evaluate(loaded, csv)
     assert set(metrics) >= {"model", "naive", "seasonal_naive", "windows", "interval"}
     assert set(metrics["model"]) == {"mae", "rmse", "mape", "smape", "mase"}
+
+
+def test_backtest_has_ets_and_theta_on_the_same_origins(
+    forecast_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """statsforecast's AutoETS and AutoTheta beside the network, fitted on each origin's
+    history; without statsforecast, the naive baselines and one line naming the extra."""
+    pytest.importorskip("statsforecast")
+    from statsforecast.models import AutoTheta
+
+    from rnncli.tasks.forecast.predict import window_origins
+
+    loaded = api.load(forecast_run)
+    csv = Path(loaded.meta["recipe"]["data"]["train"])
+    metrics = api.evaluate(loaded, csv)
+    assert {"ets", "theta"} <= set(metrics) and "baselines_note" not in metrics
+    assert set(metrics["theta"]) == set(metrics["model"])
+    # the same numbers by hand: Theta fitted on y[:origin] for every backtest origin
+    y = np.array([float(line.split(",")[1]) for line in csv.read_text().splitlines()[1:]])
+    sizes = loaded.state.sizes
+    test_size = sizes.test_size or sizes.horizon
+    start = max(len(y) - test_size, sizes.lookback)
+    stride = loaded.state.backtest_stride
+    origins = window_origins(len(y), sizes.lookback, sizes.horizon, start, len(y), stride)
+    guess = np.stack([AutoTheta(season_length=12).forecast(y=y[:o], h=6)["mean"] for o in origins])
+    actual = np.stack([y[o : o + 6] for o in origins])
+    assert metrics["theta"]["mae"] == pytest.approx(np.abs(guess - actual).mean(), rel=1e-6)
+    tables = api.report(loaded, metrics, csv)
+    assert tables[0].columns[-2:] == ["AutoETS", "AutoTheta"]
+
+    monkeypatch.setitem(sys.modules, "statsforecast", None)
+    without = api.evaluate(loaded, csv)
+    assert "ets" not in without and "rnncli[classical]" in without["baselines_note"]
+    assert without["model"] == pytest.approx(metrics["model"])
+    assert "rnncli[classical]" in api.report(loaded, without, csv)[0].notes[0]
 
 
 def test_cli_forecast_with_model(forecast_run: Path, tmp_path: Path) -> None:

@@ -10,6 +10,11 @@ from pandas.tseries.frequencies import to_offset
 from rnncli.errors import DataError
 
 
+def _offsets(*names: str) -> tuple[type, ...]:
+    """The named offset classes this pandas has (half-year offsets are new in pandas 3)."""
+    return tuple(getattr(pd.offsets, n) for n in names if hasattr(pd.offsets, n))
+
+
 def family(freq: str) -> tuple[str, int]:
     """("month" | "quarter" | "year" | "week" | "day" | "bday" | "hour" | "minute" | "second"
     | "other", n) for a frequency alias."""
@@ -37,11 +42,7 @@ def family(freq: str) -> tuple[str, int]:
                 pd.offsets.BQuarterEnd,
             ),
         ),
-        ("halfyear", (pd.offsets.HalfYearBegin, pd.offsets.HalfYearEnd)),
-        (
-            "halfyear",
-            (pd.offsets.BHalfYearBegin, pd.offsets.BHalfYearEnd),
-        ),
+        ("halfyear", _offsets("HalfYearBegin", "HalfYearEnd", "BHalfYearBegin", "BHalfYearEnd")),
         (
             "year",
             (pd.offsets.YearBegin, pd.offsets.YearEnd, pd.offsets.BYearBegin, pd.offsets.BYearEnd),

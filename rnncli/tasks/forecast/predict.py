@@ -127,15 +127,21 @@ def backtest(
 ) -> dict[str, Any]:
     """Rolling-origin backtest over the last `test_size` steps of every series.
 
-    The model and the naive / seasonal-naive baselines forecast from the same origins;
-    metrics are averaged over series (MASE scaled by each series' in-sample seasonal
-    naive error before the test part).
+    The model and the baselines forecast from the same origins: naive, seasonal naive
+    and, with statsforecast installed, ETS and Theta (`classical.py`); metrics are
+    averaged over series (MASE scaled by each series' in-sample seasonal naive error
+    before the test part).
     """
+    from rnncli.tasks.forecast import classical
+
     sizes = dict(codec.sizes)
     lb, h, m = sizes["lookback"], sizes["horizon"], sizes["season"]
     stride = codec.state.backtest_stride
     test_size = sizes["test_size"] or h
     per: dict[str, list[dict[str, float]]] = {"model": [], "naive": [], "seasonal_naive": []}
+    baselines = classical.models() or {}
+    per.update({name: [] for name in baselines})
+    failed = dict.fromkeys(baselines, 0)
     windows = 0
     coverage: list[float] = []
     for series in panel.series:
@@ -157,7 +163,11 @@ def backtest(
         naive = np.stack([naive_forecast(y[:o], h) for o in origins])
         snaive = np.stack([seasonal_naive_forecast(y[:o], h, m) for o in origins])
         scale = mase_scale(y[:test_start], m)
-        for key, guess in (("model", point), ("naive", naive), ("seasonal_naive", snaive)):
+        guesses = {"model": point, "naive": naive, "seasonal_naive": snaive}
+        for name, cls in baselines.items():
+            guesses[name], failures = classical.forecast(cls, y, origins, h, m)
+            failed[name] += failures
+        for key, guess in guesses.items():
             per[key].append(forecast_metrics(actual, guess, scale))
         if len(q) >= 2:
             lo, hi = values[0], values[-1]
@@ -174,6 +184,15 @@ def backtest(
     }
     result["windows"] = windows
     result["series"] = len(per["model"])
+    if not baselines:
+        result["baselines_note"] = classical.HINT
+    elif any(failed.values()):
+        fits = windows * codec.n_channels()[0]
+        result["baselines_note"] = "; ".join(
+            f"{name}: {n} of {fits} fits failed and were replaced by seasonal naive"
+            for name, n in failed.items()
+            if n
+        )
     if coverage:
         q = codec.state.quantiles or []
         result["interval"] = {"low": q[0], "high": q[-1], "coverage": float(np.mean(coverage))}

@@ -378,16 +378,17 @@ def report(metrics: dict[str, Any], source: Any) -> list[Report]:
         f"backtest on {source}: {metrics['windows']} forecast origins over "
         f"{metrics['series']} series (metrics averaged over series)"
     )
-    names = ("model", "naive", "seasonal_naive")
+    names = [n for n in ("model", "naive", "seasonal_naive", "ets", "theta") if n in metrics]
     rows = [[key, *(f"{metrics[n][key]:.4f}" for n in names)] for key in metrics["model"]]
-    notes = []
+    notes = [metrics["baselines_note"]] if metrics.get("baselines_note") else []
     interval = metrics.get("interval")
     if interval:
         notes.append(
             f"{interval['low']:g}-{interval['high']:g} interval covers "
             f"{interval['coverage']:.1%} of the actual values"
         )
-    columns = ["metric", *(n.replace("_", " ") for n in names)]
+    shown = {"ets": "AutoETS", "theta": "AutoTheta"}
+    columns = ["metric", *(shown.get(n, n.replace("_", " ")) for n in names)]
     return [Report(title, columns, rows, notes)]
 
 
