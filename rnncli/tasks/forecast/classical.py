@@ -21,6 +21,9 @@ from rnncli.training.metrics import seasonal_naive_forecast
 log = logging.getLogger("rnncli")
 MODELS = {"ets": "AutoETS", "theta": "AutoTheta"}
 HINT = "ETS and Theta baselines need statsforecast: pip install 'rnncli[classical]'"
+# AutoTheta's fit grows much faster than linearly past ~1,000 points (measured on the
+# S&P 500 closes: 0.43 s at 1,000, 11 s at 4,450); both models see at most this much.
+MAX_HISTORY = 1000
 
 
 def models() -> dict[str, Any] | None:
@@ -43,7 +46,7 @@ def forecast(
     out = np.empty((len(origins), horizon, y.shape[1]))
     failed = 0
     for i, origin in enumerate(origins):
-        history = y[:origin]
+        history = y[max(0, origin - MAX_HISTORY) : origin]
         for t in range(y.shape[1]):
             series = history[:, t].astype(np.float64)
             # a seasonal model needs two full seasons; else fit without seasonality

@@ -123,7 +123,11 @@ def forecast(
 
 
 def backtest(
-    model: nn.Module, codec: Codec, panel: Panel, where: str | Path = "the series"
+    model: nn.Module,
+    codec: Codec,
+    panel: Panel,
+    where: str | Path = "the series",
+    classical_baselines: bool = True,
 ) -> dict[str, Any]:
     """Rolling-origin backtest over the last `test_size` steps of every series.
 
@@ -139,7 +143,8 @@ def backtest(
     stride = codec.state.backtest_stride
     test_size = sizes["test_size"] or h
     per: dict[str, list[dict[str, float]]] = {"model": [], "naive": [], "seasonal_naive": []}
-    baselines = classical.models() or {}
+    found = classical.models() if classical_baselines else {}
+    baselines = found or {}
     per.update({name: [] for name in baselines})
     failed = dict.fromkeys(baselines, 0)
     windows = 0
@@ -184,7 +189,7 @@ def backtest(
     }
     result["windows"] = windows
     result["series"] = len(per["model"])
-    if not baselines:
+    if found is None:
         result["baselines_note"] = classical.HINT
     elif any(failed.values()):
         fits = windows * codec.n_channels()[0]

@@ -60,6 +60,12 @@ class ForecastData(Section):
         1, ge=1, description="Steps between rolling forecast origins in the test part."
     )
     stride: int = Field(1, ge=1, description="Steps between training windows.")
+    classical_baselines: bool = Field(
+        True,
+        description="Backtests also fit statsforecast's AutoETS and AutoTheta at every origin "
+        "(on at most its last 1,000 steps) beside the naive baselines; needs "
+        "`pip install 'rnncli[classical]'`, else they are left out with a note.",
+    )
     encoding: str = encoding_field()
 
     @field_validator("target", "past_covariates", "future_covariates", mode="before")

@@ -369,7 +369,8 @@ def test_source(recipe: ForecastRecipe, state: TaskData, run_dir: Path) -> Any:
 
 def evaluate(loaded: Loaded, source: Any) -> dict[str, Any]:
     panel = read_series(loaded, source)
-    return backtest(loaded.model, Codec(loaded.state), panel, source)
+    classical = loaded.recipe.data.classical_baselines
+    return backtest(loaded.model, Codec(loaded.state), panel, source, classical)
 
 
 def report(metrics: dict[str, Any], source: Any) -> list[Report]:
