@@ -95,7 +95,7 @@ def _resume(
         ckpt = load_checkpoint(run_dir / "last.safetensors", with_train=True)
         _, state = checked(ckpt)
         data = apply_overrides(dict(ckpt.meta["recipe"]), overrides)
-        spec = validate_recipe(data, str(run_dir / "recipe.yaml"))
+        spec = validate_recipe(data, str(run_dir / "recipe.yaml"), stored=True)
         if not overrides and _complete(spec, ckpt, state, run_dir):
             log.info(
                 "%s is already complete (step %s): nothing to resume; "

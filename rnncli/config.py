@@ -8,6 +8,7 @@ did-you-mean; every error of a recipe is reported at once, with its path.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 from pathlib import Path
@@ -241,8 +242,24 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Section
     return validate_recipe(data, str(path))
 
 
-def validate_recipe(data: dict[str, Any], where: str = "recipe") -> Section:
-    """The recipe as the validated object of its task's schema (tasks/<name>/schema.py)."""
+def _with_stored_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    for dotted, value in defaults.items():
+        *parents, last = dotted.split(".")
+        node: Any = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and last not in node:
+            node[last] = value
+    return data
+
+
+def validate_recipe(data: dict[str, Any], where: str = "recipe", stored: bool = False) -> Section:
+    """The recipe as the validated object of its task's schema (tasks/<name>/schema.py).
+
+    `stored`: the recipe of an existing run; keys added since it was written take the
+    value that run used (the schema's `STORED_DEFAULTS`), not today's default.
+    """
     # the task list (a task's schema imports this module, so not at the top)
     from rnncli.tasks.registry import known, names, recipe_class
 
@@ -254,6 +271,8 @@ def validate_recipe(data: dict[str, Any], where: str = "recipe") -> Section:
             f"task: unknown task {excerpt(task)} ({where}): choose one of {', '.join(listed)}{hint}"
         )
     cls = recipe_class(str(task))
+    if stored:
+        data = _with_stored_defaults(data, getattr(cls, "STORED_DEFAULTS", {}))
     try:
         return cls.model_validate(data)
     except ValidationError as exc:

@@ -426,3 +426,31 @@ def test_builtin_english_to_french() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["J'ai froid.", "", "Où est la gare ?"]
     assert "built-in translate model" in proc.stderr
+
+
+def test_held_out_sources_never_occur_in_training(tmp_path: Path) -> None:
+    """The default split holds out source sentences, not pairs: a test sentence with
+    several references is never trained on with another one (by_pair allows it)."""
+    from rnncli.config import load_recipe
+    from rnncli.tasks.translate.task import splits
+
+    rows = [(f"s{i % 40}", f"t{i}") for i in range(120)]  # 40 sources, 3 references each
+    recipe = reverse_recipe(tmp_path)
+    write_pairs(tmp_path / "train.tsv", rows)
+    spec = load_recipe(recipe, ["data.valid_size=5", "data.test_size=10"])
+    train, valid, test = splits(spec.data, 1)  # type: ignore[attr-defined]
+    held = {s for s, _ in valid + test}
+    assert len(valid) == 5 and len(test) == 10 and len(held) == 15
+    assert not held & {s for s, _ in train}
+    assert len(train) == 120 - 15 * 3  # the other references of held-out sources: dropped
+    spec = load_recipe(recipe, ["data.split=by_pair", "data.valid_size=5", "data.test_size=10"])
+    train, valid, test = splits(spec.data, 1)  # type: ignore[attr-defined]
+    assert len(train) == 105 and {s for s, _ in test} & {s for s, _ in train}
+
+
+def test_a_run_stored_before_the_split_key_keeps_its_split() -> None:
+    from rnncli.config import validate_recipe
+
+    stored = {"task": "translate", "data": {"train": "pairs.tsv"}}
+    assert validate_recipe(stored, stored=True).data.split == "by_pair"  # type: ignore[attr-defined]
+    assert validate_recipe(stored).data.split == "by_source"  # type: ignore[attr-defined]

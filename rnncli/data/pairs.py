@@ -106,6 +106,34 @@ def hold_out(n: int, sizes: list[int], seed: int) -> tuple[list[int], list[list[
     return sorted(perm[at:].tolist()), out
 
 
+def hold_out_by_source(
+    sources: list[str], sizes: list[int], seed: int
+) -> tuple[list[int], list[list[int]], int]:
+    """Held-out sets of pairs whose source sentences never occur in the rest.
+
+    Random distinct source sentences, one pair each (its first); the other pairs of a
+    held-out source are dropped. Returns the kept training indices, the held-out index
+    sets (all sorted) and the number of dropped pairs.
+    """
+    first: dict[str, int] = {}
+    for i, source in enumerate(sources):
+        first.setdefault(source.strip(), i)
+    unique = list(first.values())
+    if sum(sizes) >= len(unique):
+        raise DataError(
+            f"cannot hold out {' + '.join(map(str, sizes))} source sentences of "
+            f"{len(unique)}: lower data.valid_size / data.test_size"
+        )
+    perm = np.random.default_rng(seed).permutation(len(unique))
+    out, at = [], 0
+    for size in sizes:
+        out.append(sorted(unique[j] for j in perm[at : at + size]))
+        at += size
+    held = {sources[i].strip() for part in out for i in part}
+    train = [i for i, s in enumerate(sources) if s.strip() not in held]
+    return train, out, len(sources) - len(train) - at
+
+
 def tsv_bytes(pairs: list[tuple[str, str]]) -> bytes:
     """`source<TAB>target` lines of `pairs` (a tab inside a side becomes a space)."""
     return "".join(

@@ -117,7 +117,7 @@ def checked(ckpt: Checkpoint) -> tuple[Section, StoredData]:
     if not isinstance(recipe, dict):
         raise invalid(path, "recipe: required")
     try:
-        spec = validate_recipe(dict(recipe), "the stored recipe")
+        spec = validate_recipe(dict(recipe), "the stored recipe", stored=True)
     except RecipeError as exc:
         raise invalid(path, str(exc)) from None
     if spec.task != task:  # type: ignore[attr-defined]

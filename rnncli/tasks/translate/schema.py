@@ -5,7 +5,7 @@ Imports no torch, so `rnn recipe` and `rnn --help` stay fast.
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Any, ClassVar, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -54,6 +54,15 @@ class TranslateData(Section):
     valid_size: int = Field(1000, ge=0, description="Pairs of train held out for validation.")
     test_size: int = Field(0, ge=0, description="Pairs of train held out as the test set.")
     split_seed: int = Field(1234, description="Seed of the random valid/test hold-out.")
+    split: Literal["by_source", "by_pair"] = Field(
+        "by_source",
+        description=(
+            "How valid_size/test_size pairs are held out. by_source: by source sentence, "
+            "one pair per held-out source, and no pair with a held-out source is trained "
+            "on (a test sentence is never seen in training with another reference); "
+            "by_pair: random pairs (a held-out source may occur in training)."
+        ),
+    )
     source_column: int = Field(0, ge=0, description="TSV column of the source (0-based).")
     target_column: int = Field(1, ge=0, description="TSV column of the target (0-based).")
     quoting: Literal["none", "csv"] = Field(
@@ -123,6 +132,9 @@ class TranslateRecipe(Section):
     model: TranslateModel = Field(default_factory=lambda: TranslateModel())
     training: TranslateTraining = Field(default_factory=lambda: TranslateTraining())
     output: str = Field("runs/translate", description="Run directory (made unique if taken).")
+
+    # Runs stored before a key existed behaved as these values say (resume, load).
+    STORED_DEFAULTS: ClassVar[dict[str, Any]] = {"data.split": "by_pair"}
 
     @model_validator(mode="after")
     def _check(self) -> TranslateRecipe:

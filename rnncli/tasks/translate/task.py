@@ -24,7 +24,14 @@ from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from rnncli.data.batching import bucketed, by_length, chunks, pad_batch
-from rnncli.data.pairs import dedupe, filter_words, hold_out, read_pairs, tsv_bytes
+from rnncli.data.pairs import (
+    dedupe,
+    filter_words,
+    hold_out,
+    hold_out_by_source,
+    read_pairs,
+    tsv_bytes,
+)
 from rnncli.data.vocab import UNK, Tokenizer, Vocab
 from rnncli.decoding import Hypothesis, beam_search, greedy_search
 from rnncli.errors import DataError, UsageError
@@ -205,7 +212,18 @@ def splits(
     if not pairs:
         raise DataError(f"no pair of {d.train} has at most {d.max_words} words a side")
     sizes = [0 if d.valid else d.valid_size, 0 if d.test else d.test_size]
-    rest, (valid_idx, test_idx) = hold_out(len(pairs), sizes, d.split_seed)
+    if d.split == "by_source":
+        rest, (valid_idx, test_idx), dropped = hold_out_by_source(
+            [s for s, _ in pairs], sizes, d.split_seed
+        )
+        if dropped:
+            log.info(
+                "held out by source sentence: %d more pairs with a held-out source are "
+                "not trained on",
+                dropped,
+            )
+    else:
+        rest, (valid_idx, test_idx) = hold_out(len(pairs), sizes, d.split_seed)
     train = [pairs[i] for i in rest]
     valid = _read(d.valid, d) if d.valid else [pairs[i] for i in valid_idx]
     test = _read(d.test, d) if d.test else [pairs[i] for i in test_idx]
