@@ -10,9 +10,8 @@ from rnncli.cli.common import Progress, QuietOpt, ThreadsOpt, examples, setup_lo
 
 EXAMPLES = examples(  # the end of --help
     "rnn train recipes/sentiment.yaml --set training.max_minutes=5",
-    "rnn train recipes/shakespeare.yaml -o runs/shakespeare --tensorboard",
-    "rnn train --resume runs/shakespeare --set training.max_steps=20000",
-    "rnn train recipes/shakespeare.yaml --nproc 2   # 2 processes (torchrun)",
+    "rnn train recipes/shakespeare.yaml -o runs/shakespeare --nproc 2",
+    "rnn train --resume runs/shakespeare --nproc 2 --set training.max_steps=20000",
 )
 
 
@@ -49,9 +48,8 @@ def train(
 
     \b
       rnn train recipes/sentiment.yaml --set training.max_minutes=5
-      rnn train recipes/shakespeare.yaml -o runs/shakespeare --tensorboard
-      rnn train --resume runs/shakespeare --set training.max_steps=20000
-      rnn train recipes/shakespeare.yaml --nproc 2
+      rnn train recipes/shakespeare.yaml -o runs/shakespeare --nproc 2
+      rnn train --resume runs/shakespeare --nproc 2 --set training.max_steps=20000
     """
     from rnncli import api
     from rnncli.errors import RunInterrupted, UsageError
