@@ -18,8 +18,10 @@ the weights 1 rank x 2b rows gives (within float rounding).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import signal
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -210,6 +212,41 @@ def shard(batch: Any, world: World) -> tuple[Any, bool]:
     if hi == lo:
         return _take(batch, slice(0, 1), n), True
     return _take(batch, slice(lo, hi), n), False
+
+
+def weigh(
+    loss: Tensor, units: int, votes: tuple[int, bool], world: World
+) -> tuple[Tensor, int, tuple[int, bool]]:
+    """This rank's loss weighted by its share of the batch, the batch's units, the votes.
+
+    DDP averages gradients over ranks, so a rank whose rows hold units_r of the batch's
+    U units backpropagates loss_r x units_r x ranks / U: the average is the gradient of
+    the whole batch's mean loss, whatever the split (translation's blocks hold different
+    token counts). The same all-reduce carries each rank's stop votes (the signal it saw,
+    whether its time budget is spent), so every rank stops at the same step: SIGTERM
+    wins over SIGINT.
+    """
+    signum, out_of_time = votes
+    counts = [units, signum == signal.SIGINT, signum == signal.SIGTERM, out_of_time]
+    total = all_sum(torch.tensor(counts, dtype=torch.float64))
+    agreed = signal.SIGTERM if total[2] else signal.SIGINT if total[1] else 0
+    share = units / float(total[0]) if total[0] else 0.0
+    return loss * (share * world.size), int(total[0]), (int(agreed), bool(total[3]))
+
+
+def lr_factor(scope: str, scaling: str, world: World) -> float:
+    """How much the peak lr grows when each of `world.size` ranks takes batch_size rows."""
+    if scope != "rank" or scaling == "none":
+        return 1.0
+    return float(world.size) if scaling == "linear" else math.sqrt(world.size)
+
+
+def rank_part(train: dict[str, Tensor], rank: int) -> dict[str, Tensor]:
+    """A rank's own tensors in a `last` checkpoint (carried state, RNG), under plain names."""
+    if rank == 0:
+        return train
+    prefix = f"rank{rank}."
+    return {k[len(prefix) :]: v for k, v in train.items() if k.startswith(prefix)}
 
 
 # ------------------------------------------------------------------- collectives

@@ -147,7 +147,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.forward = DistributedDataParallel(self.model, device_ids=ids)
             distributed.seed_rank(world, cfg.rng_seed)
-        self.lr_factor = _lr_factor(cfg, world)
+        self.lr_factor = distributed.lr_factor(cfg.batch_scope, cfg.lr_scaling, world)
         self.votes: tuple[int, bool] = (0, False)  # stop votes of the last step: signal, time
         self.optimizer = self._optimizer()
         self.state = TrainerState()
@@ -195,11 +195,11 @@ class Trainer:
         if saved_world != self.world.size:
             raise TrainingError(
                 f"{self.run_dir} was trained by {saved_world} process(es), not "
-                f"{self.world.size}: each keeps its own rows' state, so resume it with "
-                f"{saved_world} (rnn train --resume RUN --nproc {saved_world}, or torchrun with "
+                f"{self.world.size}, and each keeps its own rows' state: resume it with rnn "
+                f"train --resume {self.run_dir} --nproc {saved_world} (or torchrun with "
                 f"{saved_world} processes in all)"
             )
-        own = _rank_part(ckpt.train, self.world.rank)
+        own = distributed.rank_part(ckpt.train, self.world.rank)
         self.model.load_state_dict(ckpt.model)
         state_io.load_optimizer(self.optimizer, trainer["optimizer"], ckpt.train, self.device)
         self.carry = state_io.load_carry(trainer["carry"], own, self.device)
@@ -325,27 +325,15 @@ class Trainer:
         return loss.detach().float() / self.world.size, units
 
     def _share(self, loss: Tensor, units: int, votes: tuple[int, float]) -> tuple[Tensor, int]:
-        """Weight this rank's loss by its share of the batch's units, and count the votes.
-
-        DDP averages gradients over ranks, so a rank whose rows hold units_r of the
-        batch's U units backpropagates loss_r x units_r x ranks / U: the average is the
-        gradient of the whole batch's mean loss. One all-reduce carries the units and the
-        ranks' stop votes (a signal seen, the time budget spent), so all stop together.
-        """
+        """Weight this rank's loss by its share of the batch (distributed.weigh) and agree
+        on the stop votes; one process: nothing to share."""
         if not self.world.distributed:
             return loss, units
         signum, seconds = votes
-        counts = [
-            units,
-            signum == signal.SIGINT,
-            signum == signal.SIGTERM,
-            self._out_of_time(seconds),
-        ]
-        total = distributed.all_sum(torch.tensor(counts, dtype=torch.float64))
-        signum = signal.SIGTERM if total[2] else signal.SIGINT if total[1] else 0
-        self.votes = (int(signum), bool(total[3]))
-        share = units / float(total[0]) if total[0] else 0.0
-        return loss * (share * self.world.size), int(total[0])
+        loss, units, self.votes = distributed.weigh(
+            loss, units, (signum, self._out_of_time(seconds)), self.world
+        )
+        return loss, units
 
     def _sum(self, value: Tensor) -> Tensor:
         """A per-rank sum of weighted losses summed over the ranks: the batches' mean."""
@@ -482,18 +470,3 @@ class Trainer:
             save_checkpoint(
                 self.run_dir / name, Checkpoint(meta=meta, model=model_state, train=train)
             )
-
-
-def _lr_factor(cfg: TrainingSection, world: World) -> float:
-    """How much the peak lr grows when each of `world.size` ranks takes batch_size rows."""
-    if cfg.batch_scope != "rank" or cfg.lr_scaling == "none":
-        return 1.0
-    return float(world.size) if cfg.lr_scaling == "linear" else math.sqrt(world.size)
-
-
-def _rank_part(train: dict[str, Tensor], rank: int) -> dict[str, Tensor]:
-    """A rank's own tensors in a `last` checkpoint (carried state, RNG), under plain names."""
-    if rank == 0:
-        return train
-    prefix = f"rank{rank}."
-    return {k[len(prefix) :]: v for k, v in train.items() if k.startswith(prefix)}
