@@ -210,7 +210,8 @@ class Trainer:
             with writing(self.run_dir / "metrics.jsonl", self.run_dir):
                 state_io.truncate_metrics(self.run_dir / "metrics.jsonl", self.state.step)
         self.plateau = Plateau(**self.state.plateau) if self.state.plateau else self.plateau
-        self.train_sum = torch.tensor(self.state.train_loss_sum, device=self.device)
+        carried = self.state.train_loss_sum if self.world.main else 0.0  # saved summed over ranks
+        self.train_sum = torch.tensor(carried, device=self.device)
 
     # ------------------------------------------------------------------- loop
     def fit(self) -> TrainerState:
@@ -435,7 +436,8 @@ class Trainer:
     def _save(self, name: str, with_train: bool) -> None:
         s = self.state
         s.plateau = self.plateau.to_json()
-        s.train_loss_sum = float(self.train_sum)
+        if with_train:  # every rank holds its own part of the sum: the file gets their total
+            s.train_loss_sum = float(self._sum(self.train_sum.clone()))
         meta: dict[str, Any] = {
             **self.meta,
             "task_data": self.plan.meta,
