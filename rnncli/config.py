@@ -125,7 +125,9 @@ class TrainingSection(Section):
     patience: int | None = Field(None, ge=1, description="Early stop after N evals w/o gain.")
     checkpoint_every: int = Field(200, ge=1, description="Save the resumable state every N steps.")
     rng_seed: int = Field(1234, description="Seed of every random choice in training.")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: CUDA if any.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="auto: CUDA if any (several processes: one GPU each, LOCAL_RANK)."
+    )
     mixed_precision: bool = Field(False, description="Autocast on CUDA (bf16, else fp16).")
     threads: int | None = Field(None, ge=1, description="torch CPU threads; null=torch default.")
     tensorboard: bool = Field(

@@ -156,6 +156,15 @@ def test_resuming_on_another_process_count_is_refused(two_process_run, tmp_path:
         api.train(resume=run, overrides=[f"training.max_steps={STEPS + 5}"])
 
 
+def test_the_time_budget_stops_every_rank_at_the_same_step(tmp_path: Path) -> None:
+    """Each rank's clock differs; their votes are shared, so none waits for the other."""
+    path = recipe("generate", tmp_path, max_steps=None, epochs=1000, max_minutes=0.001)
+    proc = launch(str(path))
+    assert proc.returncode == 0, proc.stderr
+    saved = load_checkpoint(Path(proc.stdout.strip()) / "last.safetensors").meta["training"]
+    assert saved["stop_reason"] == "max_minutes" and saved["done"]
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_ranks_train_with_mixed_precision(tmp_path: Path) -> None:
     nproc = min(2, torch.cuda.device_count())
