@@ -58,7 +58,12 @@ def _data(task: str, tmp: Path) -> dict[str, Any]:
 
 
 MODELS: dict[str, dict[str, Any]] = {
-    "generate": {"cell": "lstm", "embedding_dim": 8, "hidden_size": 16},
+    "generate": {
+        "cell": "lstm",
+        "embedding_dim": 8,
+        "hidden_size": 16,
+        "learn_initial_state": True,
+    },
     "classify": {"embedding_dim": 8, "hidden_size": 8, "pooling": "max"},
     "forecast": {"hidden_size": 8, "num_layers": 1},
     "translate": {"cell": "gru", "embedding_dim": 8, "hidden_size": 16, "attention": "general"},

@@ -145,7 +145,11 @@ class Trainer:
         self.forward: nn.Module = self.model  # what the loss runs: DDP averages gradients
         if world.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.forward = DistributedDataParallel(self.model, device_ids=ids)
+            # Some parameters sit out some steps (a learned initial state, once a language
+            # model carries its state): DDP must look for them (ARCHITECTURE.md).
+            self.forward = DistributedDataParallel(
+                self.model, device_ids=ids, find_unused_parameters=True
+            )
             distributed.seed_rank(world, cfg.rng_seed)
         self.lr_factor = distributed.lr_factor(cfg.batch_scope, cfg.lr_scaling, world)
         self.votes: tuple[int, bool] = (0, False)  # stop votes of the last step: signal, time
