@@ -12,7 +12,9 @@ import importlib.resources
 import logging
 import math
 import sys
-from collections.abc import Iterable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,7 +33,7 @@ from rnncli.errors import CheckpointError, RecipeError, UsageError
 from rnncli.tasks import Loaded, Report
 from rnncli.tasks.registry import builtin_file, get_task
 from rnncli.tasks.task_data import checked
-from rnncli.training import board, rundir
+from rnncli.training import board, distributed, rundir
 from rnncli.training.checkpoint import (
     Checkpoint,
     atomic_write,
@@ -62,17 +64,51 @@ def train(
 
     A new run gets a directory of its own (`output`, else `output-1`...), locked until
     the run ends: see training/rundir.py. A stop signal raises `RunInterrupted`.
+    Started by torchrun, each process trains its share (training/distributed.py); process
+    0 alone makes the directory and writes in it, and every process returns its path.
     """
     overrides = list(overrides)
-    if resume is not None:
-        return _resume(Path(resume), overrides, callbacks, threads)
-    if recipe is None:
-        raise UsageError("give a recipe to train, or --resume RUN")
-    spec = load_recipe(recipe, overrides)
-    wanted = Path(output) if output else Path(spec.output)  # type: ignore[attr-defined]
-    with rundir.new_run(wanted) as run_dir:
-        _write(run_dir / "recipe.yaml", dump_recipe(spec).encode("utf-8"), run_dir)
-        return _fit(spec, run_dir, None, callbacks, threads)
+    try:
+        if resume is not None:
+            return _resume(Path(resume), overrides, callbacks, threads)
+        if recipe is None:
+            raise UsageError("give a recipe to train, or --resume RUN")
+        spec = load_recipe(recipe, overrides)
+        world = _join(spec)
+        wanted = Path(output) if output else Path(spec.output)  # type: ignore[attr-defined]
+        with _run_dir(lambda: rundir.new_run(wanted), world) as run_dir:
+            if world.main:
+                _write(run_dir / "recipe.yaml", dump_recipe(spec).encode("utf-8"), run_dir)
+            return _fit(spec, run_dir, None, callbacks, threads, world)
+    finally:
+        distributed.stop()
+
+
+def launch_train(worker_args: list[str], nproc: int, quiet: bool = False) -> None:
+    """`rnn train WORKER_ARGS` in `nproc` processes, started by torch's launcher."""
+    from rnncli.training.launch import launch
+
+    launch(worker_args, nproc, quiet)
+
+
+def main_process() -> bool:
+    """False in the processes torchrun started besides rank 0 (they print nothing)."""
+    return distributed.from_env().main
+
+
+def _join(spec: Section) -> distributed.World:
+    """Join the other training processes, if torchrun started several."""
+    cfg = spec.training  # type: ignore[attr-defined]
+    return distributed.start(cfg.device, cfg.collective_timeout)[0]
+
+
+def _run_dir(
+    locked: Callable[[], AbstractContextManager[Path]], world: distributed.World
+) -> AbstractContextManager[Path]:
+    """Rank 0 makes and holds the run directory; the others learn its path from rank 0."""
+    if world.main:
+        return distributed.shared_path(locked(), world)
+    return nullcontext(Path(distributed.broadcast_json(None, world)))
 
 
 def _write(path: Path, data: bytes, run_dir: Path) -> None:
@@ -91,7 +127,8 @@ def _resume(
             f"nothing to resume in {run_dir}: it has no last.safetensors (not a run "
             "directory, or a run stopped before its first save): start the run again"
         )
-    with rundir.existing_run(run_dir):
+    world = distributed.from_env()
+    with rundir.existing_run(run_dir) if world.main else nullcontext(run_dir):
         ckpt = load_checkpoint(run_dir / "last.safetensors", with_train=True)
         _, state = checked(ckpt)
         data = apply_overrides(dict(ckpt.meta["recipe"]), overrides)
@@ -104,9 +141,10 @@ def _resume(
                 ckpt.meta["training"]["steps"],
             )
             return run_dir
-        if overrides:
+        world = _join(spec)
+        if overrides and world.main:
             _write(run_dir / "recipe.yaml", dump_recipe(spec).encode("utf-8"), run_dir)
-        return _fit(spec, run_dir, (ckpt, state), callbacks, threads)
+        return _fit(spec, run_dir, (ckpt, state), callbacks, threads, world)
 
 
 def _complete(spec: Section, ckpt: Checkpoint, state: Any, run_dir: Path) -> bool:
@@ -124,21 +162,31 @@ def _fit(
     resumed: tuple[Checkpoint, Any] | None,
     callbacks: Iterable[Callback],
     threads: int | None,
+    world: distributed.World = distributed.SINGLE,
 ) -> Path:
-    """Train (or go on training) a run; then score its test data, if it has any."""
+    """Train (or go on training) a run; then score its test data, if it has any.
+
+    Processes other than rank 0 prepare their data (caches, held-out files) in a private
+    temporary directory, so only rank 0 writes in the run directory.
+    """
     cfg = spec.training  # type: ignore[attr-defined]
     if cfg.tensorboard:
         board.check_available()  # before data preparation, not after it
     set_threads(threads or cfg.threads)
     task = get_task(spec.task)  # type: ignore[attr-defined]
     torch.manual_seed(cfg.rng_seed)
-    plan = task.prepare(spec, run_dir, resumed[1] if resumed else None)
-    meta = {"task": task.name, "recipe": spec.model_dump(mode="json")}
-    trainer = Trainer(plan, cfg, run_dir, meta, callbacks)
-    if resumed is not None:
-        trainer.restore(resumed[0])
-    state = trainer.fit()
+    with _scratch(run_dir, world) as prep_dir:
+        stored = resumed[1] if resumed else None
+        plan = task.prepare(distributed.batch_spec(spec, world), prep_dir, stored)
+        meta = {"task": task.name, "recipe": spec.model_dump(mode="json")}
+        device = distributed.device_for(world, cfg.device)
+        trainer = Trainer(plan, cfg, run_dir, meta, callbacks, world, device)
+        if resumed is not None:
+            trainer.restore(resumed[0])
+        state = trainer.fit()
     test = task.test_source(spec, task.TaskData.from_json(plan.meta), run_dir)
+    if not world.main:
+        return run_dir
     if test:
         loaded = load(run_dir, task.name, device=cfg.device)
         metrics = evaluate(loaded, test)
@@ -147,6 +195,15 @@ def _fit(
             append_metrics(run_dir / "metrics.jsonl", row)
         log.info("test %s: %s", test, summary(metrics))
     return run_dir
+
+
+@contextmanager
+def _scratch(run_dir: Path, world: distributed.World) -> Iterator[Path]:
+    if world.main:
+        yield run_dir
+        return
+    with tempfile.TemporaryDirectory(prefix=f"rnncli-rank{world.rank}-") as scratch:
+        yield Path(scratch)
 
 
 def summary(metrics: dict[str, Any]) -> str:

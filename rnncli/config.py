@@ -81,7 +81,31 @@ class TrainingSection(Section):
     epochs: int = Field(10, ge=1, description="Passes over the training data.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many updates.")
     max_minutes: float | None = Field(None, gt=0, description="Wall-clock training budget.")
-    batch_size: int = Field(64, ge=1, le=1 << 20, description="Sequences per update.")
+    batch_size: int = Field(
+        64,
+        ge=1,
+        le=1 << 20,
+        description="Sequences per update (over all processes, or per process: batch_scope).",
+    )
+    batch_scope: Literal["global", "rank"] = Field(
+        "global",
+        description="With several processes (--nproc, torchrun): global = batch_size is the "
+        "whole update, split between the processes, so a run trains the same at any process "
+        "count (the default; resumable on the same count); rank = each process takes "
+        "batch_size, the update grows with the process count (lr_scaling applies).",
+    )
+    lr_scaling: Literal["none", "linear", "sqrt"] = Field(
+        "none",
+        description="batch_scope rank only: lr is tuned for batch_size; the update averages "
+        "batch_size x processes, and lr is multiplied by processes (linear; add "
+        "warmup_steps), its square root (sqrt), or kept (none).",
+    )
+    collective_timeout: float = Field(
+        1800.0,
+        gt=0,
+        description="Seconds a process waits for the others (e.g. while process 0 "
+        "evaluates) before it stops with an error; a dead process is noticed at once.",
+    )
     seq_length: int = Field(
         128, ge=1, le=1 << 20, description="Truncated BPTT length (language models)."
     )
@@ -102,7 +126,9 @@ class TrainingSection(Section):
     patience: int | None = Field(None, ge=1, description="Early stop after N evals w/o gain.")
     checkpoint_every: int = Field(200, ge=1, description="Save the resumable state every N steps.")
     rng_seed: int = Field(1234, description="Seed of every random choice in training.")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: CUDA if any.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="auto: CUDA if any (several processes: one GPU each, LOCAL_RANK)."
+    )
     mixed_precision: bool = Field(False, description="Autocast on CUDA (bf16, else fp16).")
     threads: int | None = Field(None, ge=1, description="torch CPU threads; null=torch default.")
     tensorboard: bool = Field(

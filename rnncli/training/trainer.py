@@ -20,12 +20,14 @@ from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from rnncli.config import TrainingSection
 from rnncli.errors import RunInterrupted, Stopped, TrainingError, UsageError
-from rnncli.training import state_io
+from rnncli.training import distributed, state_io
 from rnncli.training.board import Board
 from rnncli.training.checkpoint import Checkpoint, package_versions, save_checkpoint
+from rnncli.training.distributed import SINGLE, World
 from rnncli.training.rundir import writing
 from rnncli.training.schedules import Plateau, lr_at
 
@@ -85,7 +87,10 @@ def pick_device(name: str) -> torch.device:
 
 
 def to_device(obj: Any, device: torch.device) -> Any:
+    """Move a batch; to a GPU through pinned memory, so the copy runs asynchronously."""
     if isinstance(obj, Tensor):
+        if device.type == "cuda" and obj.device.type == "cpu":
+            obj = obj.pin_memory()
         return obj.to(device, non_blocking=True)
     if isinstance(obj, (tuple, list)):
         return type(obj)(to_device(o, device) for o in obj)
@@ -128,13 +133,26 @@ class Trainer:
         run_dir: Path,
         meta: dict[str, Any],
         callbacks: Iterable[Callback] = (),
+        world: World = SINGLE,
+        device: torch.device | None = None,
     ) -> None:
-        self.plan, self.cfg, self.run_dir = plan, cfg, run_dir
+        self.plan, self.cfg, self.run_dir, self.world = plan, cfg, run_dir, world
         self.meta = meta  # task name and resolved recipe, for every checkpoint
-        self.callbacks = list(callbacks)
-        self.device = pick_device(cfg.device)
-        self.model = plan.model.to(self.device)
+        self.callbacks = list(callbacks) if world.main else []  # rank 0 reports
+        self.device = device or pick_device(cfg.device)
+        self.model = plan.model.to(self.device)  # what evaluation and checkpoints see
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.forward: nn.Module = self.model  # what the loss runs: DDP averages gradients
+        if world.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # Some parameters sit out some steps (a learned initial state, once a language
+            # model carries its state): DDP must look for them (ARCHITECTURE.md).
+            self.forward = DistributedDataParallel(
+                self.model, device_ids=ids, find_unused_parameters=True
+            )
+            distributed.seed_rank(world, cfg.rng_seed)
+        self.lr_factor = distributed.lr_factor(cfg.batch_scope, cfg.lr_scaling, world)
+        self.votes: tuple[int, bool] = (0, False)  # stop votes of the last step: signal, time
         self.optimizer = self._optimizer()
         self.state = TrainerState()
         self.plateau = Plateau(cfg.plateau_factor, cfg.plateau_patience)
@@ -177,24 +195,40 @@ class Trainer:
         trainer = ckpt.meta.get("trainer")
         if not trainer:
             raise TrainingError(f"checkpoint has no training state ({ckpt.path}): cannot resume")
+        saved_world = int(trainer.get("world_size", 1))
+        if saved_world != self.world.size:
+            raise TrainingError(
+                f"{self.run_dir} was trained by {saved_world} process(es), not "
+                f"{self.world.size}, and each keeps its own rows' state: resume it with rnn "
+                f"train --resume {self.run_dir} --nproc {saved_world} (or torchrun with "
+                f"{saved_world} processes in all)"
+            )
+        own = distributed.rank_part(ckpt.train, self.world.rank)
         self.model.load_state_dict(ckpt.model)
         state_io.load_optimizer(self.optimizer, trainer["optimizer"], ckpt.train, self.device)
-        self.carry = state_io.load_carry(trainer["carry"], ckpt.train, self.device)
-        state_io.set_rng(ckpt.train)
+        self.carry = state_io.load_carry(trainer["carry"], own, self.device)
+        state_io.set_rng(own)
         self.state = TrainerState(**trainer["state"])
         self.state.done, self.state.stop_reason = False, None
-        with writing(self.run_dir / "metrics.jsonl", self.run_dir):
-            state_io.truncate_metrics(self.run_dir / "metrics.jsonl", self.state.step)
+        if self.world.main:
+            with writing(self.run_dir / "metrics.jsonl", self.run_dir):
+                state_io.truncate_metrics(self.run_dir / "metrics.jsonl", self.state.step)
         self.plateau = Plateau(**self.state.plateau) if self.state.plateau else self.plateau
-        self.train_sum = torch.tensor(self.state.train_loss_sum, device=self.device)
+        carried = self.state.train_loss_sum if self.world.main else 0.0  # saved summed over ranks
+        self.train_sum = torch.tensor(carried, device=self.device)
 
     # ------------------------------------------------------------------- loop
     def fit(self) -> TrainerState:
         """Train to the recipe's limits (or a stop signal); returns the final state."""
-        if self.cfg.tensorboard:
+        if self.cfg.tensorboard and self.world.main:
             self.board = Board(self.run_dir / "tensorboard", self.state.step)
         try:
             return self._fit()
+        except RuntimeError as exc:  # a collective failed: another process died or hung
+            failure = distributed.peer_failure(exc, self.run_dir, self.world)
+            if failure is None:
+                raise
+            raise failure from None
         finally:
             if self.board is not None:
                 self.board.close()
@@ -208,7 +242,7 @@ class Trainer:
         window_start, window_units = time.monotonic(), 0
         loss_sum, loss_n = torch.zeros((), device=self.device), 0
         self.model.train()
-        s.stop_reason = self._limit_reached(False)
+        s.stop_reason = self._limit_reached(False, self._out_of_time(s.seconds))
         with _stop_on_signals() as flag:
             while s.stop_reason is None:
                 if s.epoch >= cfg.epochs:
@@ -216,7 +250,9 @@ class Trainer:
                     break
                 for batch in self.plan.batches(s.epoch, s.batch):
                     lr = self._set_lr()
-                    loss, units = self._update(to_device(batch, self.device))
+                    part, empty = distributed.shard(batch, self.world)
+                    votes = (flag["signum"], s.seconds)
+                    loss, units = self._update(to_device(part, self.device), empty, votes)
                     loss_sum += loss
                     loss_n += 1
                     self.train_sum += loss
@@ -226,7 +262,7 @@ class Trainer:
                     window_units += units
                     s.seconds = time.monotonic() - started
                     if s.step % LOG_EVERY == 0:
-                        avg = float(loss_sum) / loss_n
+                        avg = float(self._sum(loss_sum)) / loss_n
                         self._check_finite(avg)
                         now = time.monotonic()
                         rate = window_units / max(now - window_start, 1e-9)
@@ -238,11 +274,13 @@ class Trainer:
                             self.grad_norm_sum.zero_()
                         window_start, window_units = now, 0
                         loss_sum, loss_n = torch.zeros((), device=self.device), 0
-                    s.stop_reason = self._limit_reached(bool(flag["signum"]))
+                    if not self.world.distributed:  # else voted by all ranks in _share
+                        self.votes = (flag["signum"], self._out_of_time(s.seconds))
+                    s.stop_reason = self._limit_reached(bool(self.votes[0]), self.votes[1])
                     if cfg.eval_every and s.step % cfg.eval_every == 0:
                         self._evaluate_and_save()
                     elif s.step % cfg.checkpoint_every == 0 or s.stop_reason:
-                        self._check_finite(float(loss_sum) / max(loss_n, 1))
+                        self._check_finite(float(self._sum(loss_sum.clone())) / max(loss_n, 1))
                         self._save_last()
                     if s.stop_reason:
                         break
@@ -250,12 +288,14 @@ class Trainer:
                     s.epoch, s.batch, self.carry = s.epoch + 1, 0, None
                     if not cfg.eval_every:
                         self._evaluate_and_save()
-        if flag["signum"]:
-            name = signal.Signals(flag["signum"]).name
+        if s.stop_reason == "interrupted":
+            signum = self.votes[0]
+            name = signal.Signals(signum).name
+            how = f" --nproc {self.world.size}" if self.world.distributed else ""
             raise RunInterrupted(
                 f"training interrupted by {name} at step {s.step} (saved in {self.run_dir}): "
-                f"resume with rnn train --resume {self.run_dir}",
-                flag["signum"],
+                f"resume with rnn train --resume {self.run_dir}{how}",
+                signum,
             )
         if s.metrics.get("step") != s.step:
             self._evaluate_and_save()
@@ -265,9 +305,11 @@ class Trainer:
             cb.on_end(s)
         return s
 
-    def _update(self, batch: Any) -> tuple[Tensor, int]:
+    def _update(self, batch: Any, empty: bool, votes: tuple[int, float]) -> tuple[Tensor, int]:
+        """One optimizer step; returns the batch's mean loss (all ranks) and its units."""
         with self._autocast():
-            loss, units, self.carry = self.plan.loss(self.model, batch, self.carry)
+            loss, units, self.carry = self.plan.loss(self.forward, batch, self.carry)
+        loss, units = self._share(loss, 0 if empty else units, votes)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -285,13 +327,28 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
-        return loss.detach().float(), units
+        return loss.detach().float() / self.world.size, units
+
+    def _share(self, loss: Tensor, units: int, votes: tuple[int, float]) -> tuple[Tensor, int]:
+        """Weight this rank's loss by its share of the batch (distributed.weigh) and agree
+        on the stop votes; one process: nothing to share."""
+        if not self.world.distributed:
+            return loss, units
+        signum, seconds = votes
+        loss, units, self.votes = distributed.weigh(
+            loss, units, (signum, self._out_of_time(seconds)), self.world
+        )
+        return loss, units
+
+    def _sum(self, value: Tensor) -> Tensor:
+        """A per-rank sum of weighted losses summed over the ranks: the batches' mean."""
+        return distributed.all_sum(value) if self.world.distributed else value
 
     def _set_lr(self) -> float:
         c = self.cfg
         lr = lr_at(
             self.state.step,
-            c.lr,
+            c.lr * self.lr_factor,
             c.schedule,
             self.total_steps,
             c.warmup_steps,
@@ -302,17 +359,21 @@ class Trainer:
             group["lr"] = lr
         return lr
 
-    def _limit_reached(self, interrupted: bool) -> str | None:
+    def _limit_reached(self, interrupted: bool, out_of_time: bool) -> str | None:
+        """Why to stop now, if at all; the same answer on every rank (votes are shared)."""
         c, s = self.cfg, self.state
         if interrupted:
             return "interrupted"
         if c.max_steps and s.step >= c.max_steps:
             return "max_steps"
-        if c.max_minutes and s.seconds >= c.max_minutes * 60:
+        if out_of_time:
             return "max_minutes"
         if c.patience and s.bad_evals >= c.patience:  # a resumed run that had stopped early
             return "early_stopping"
         return None
+
+    def _out_of_time(self, seconds: float) -> bool:
+        return bool(self.cfg.max_minutes and seconds >= self.cfg.max_minutes * 60)
 
     def _check_finite(self, value: float) -> None:
         if not math.isfinite(value):
@@ -323,16 +384,20 @@ class Trainer:
 
     # ------------------------------------------------------ evaluation, saving
     def _evaluate_and_save(self) -> None:
+        """Rank 0 evaluates (the others wait for its numbers, so all decide alike)."""
         s = self.state
-        self.model.eval()
-        with torch.inference_mode(), self._autocast():
-            metrics = self.plan.evaluate(self.model)
-        self.model.train()
+        metrics: dict[str, float] = {}
+        if self.world.main:
+            self.model.eval()
+            with torch.inference_mode(), self._autocast():
+                metrics = self.plan.evaluate(self.model)
+            self.model.train()
+        metrics = distributed.broadcast_json(metrics, self.world)
         value = metrics.get(self.plan.monitor)
         if value is not None:
             self._check_finite(value)
         steps = s.step - s.last_eval_step
-        train_loss = float(self.train_sum) / steps if steps else None
+        train_loss = float(self._sum(self.train_sum)) / steps if steps else None
         self.train_sum.zero_()
         s.last_eval_step = s.step
         metrics = {
@@ -360,8 +425,9 @@ class Trainer:
         else:  # nothing held out to choose by: the latest evaluation is the one to use
             s.best_step = s.step
             self._save("best.safetensors", with_train=False)
-        with writing(self.run_dir / "metrics.jsonl", self.run_dir):
-            state_io.append_metrics(self.run_dir / "metrics.jsonl", metrics)
+        if self.world.main:
+            with writing(self.run_dir / "metrics.jsonl", self.run_dir):
+                state_io.append_metrics(self.run_dir / "metrics.jsonl", metrics)
         for cb in self.callbacks:
             cb.on_eval(s, metrics)
         if self.board is not None:
@@ -374,7 +440,8 @@ class Trainer:
     def _save(self, name: str, with_train: bool) -> None:
         s = self.state
         s.plateau = self.plateau.to_json()
-        s.train_loss_sum = float(self.train_sum)
+        if with_train:  # every rank holds its own part of the sum: the file gets their total
+            s.train_loss_sum = float(self._sum(self.train_sum.clone()))
         meta: dict[str, Any] = {
             **self.meta,
             "task_data": self.plan.meta,
@@ -392,11 +459,18 @@ class Trainer:
             },
         }
         train: dict[str, Tensor] = {}
-        if with_train:
-            optim_meta, optim_tensors = state_io.dump_optimizer(self.optimizer)
+        if with_train:  # every rank's carried state and RNG: gathered from all of them
             carry_kind, carry_tensors = state_io.dump_carry(self.carry)
-            train = {**optim_tensors, **carry_tensors, **state_io.get_rng()}
+            ranks = distributed.gather_tensors({**carry_tensors, **state_io.get_rng()}, self.world)
+            optim_meta, optim_tensors = state_io.dump_optimizer(self.optimizer)
+            train = {**optim_tensors, **ranks[0]}
+            for r, part in enumerate(ranks[1:], start=1):
+                train.update({f"rank{r}.{k}": v for k, v in part.items()})
             meta["trainer"] = {"state": asdict(s), "optimizer": optim_meta, "carry": carry_kind}
+            if self.world.distributed:
+                meta["trainer"]["world_size"] = self.world.size
+        if not self.world.main:
+            return
         model_state = self.model.state_dict()
         with writing(self.run_dir / name, self.run_dir):
             save_checkpoint(
