@@ -47,8 +47,14 @@ def export_plan(loaded: Loaded) -> ExportPlan:
         return hist, torch.randn(batch, sizes.horizon, n_f, generator=g)
 
     names = ["history", "future"] if n_f else ["history"]
-    checks = [inputs(b, sizes.lookback) for b in (1, 5, 32)]
-    dynamic = {"history": {0: "batch"}, "future": {0: "batch"}, "forecast": {0: "batch"}}
+    # any history length works (the encoder is recurrent); rnncli feeds `lookback` steps
+    checks = [inputs(b, n) for b, n in ((1, sizes.lookback), (5, sizes.lookback), (3, 3))]
+    checks.append(inputs(32, 2 * sizes.lookback))
+    dynamic = {
+        "history": {0: "batch", 1: "steps"},
+        "future": {0: "batch"},
+        "forecast": {0: "batch"},
+    }
     assets = {
         "task_data": state.to_json(),
         "lookback": sizes.lookback,
@@ -60,8 +66,9 @@ def export_plan(loaded: Loaded) -> ExportPlan:
     usage = [
         "Scale each target column with its series' scaler in task_data.scalers[id][0] "
         "(log1p first when `log`; then (x - offset) / scale), covariates with [1].",
-        f"forecaster.onnx: history float32 (batch, {sizes.lookback}, {n_t + n_p + n_f}): "
-        "the last `lookback` steps of the scaled targets, then past covariates, then "
+        f"forecaster.onnx: history float32 (batch, steps, {n_t + n_p + n_f}): the last "
+        f"`lookback` ({sizes.lookback}, as trained; other lengths run) steps of the scaled "
+        "targets, then past covariates, then "
         "future covariates and calendar features"
         + (
             f"; future float32 (batch, {sizes.horizon}, {n_f}): those known-ahead features"
