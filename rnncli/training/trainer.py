@@ -145,10 +145,12 @@ class Trainer:
         self.forward: nn.Module = self.model  # what the loss runs: DDP averages gradients
         if world.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            # Some parameters sit out some steps (a learned initial state, once a language
-            # model carries its state): DDP must look for them (ARCHITECTURE.md).
+            # A learned initial state (h0/c0) sits out every step that carries the state
+            # (language models): then DDP must look for unused parameters (ARCHITECTURE.md).
+            # That search costs a graph traversal per step, so only then.
+            sits_out = any(n.endswith((".h0", ".c0")) for n, _ in self.model.named_parameters())
             self.forward = DistributedDataParallel(
-                self.model, device_ids=ids, find_unused_parameters=True
+                self.model, device_ids=ids, find_unused_parameters=sits_out
             )
             distributed.seed_rank(world, cfg.rng_seed)
         self.lr_factor = distributed.lr_factor(cfg.batch_scope, cfg.lr_scaling, world)
