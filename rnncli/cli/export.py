@@ -40,7 +40,7 @@ def export(
     and out; translation encoder and decoder step), so generation and beam search can
     run outside rnncli. Every rnn command accepts the directory as --model.
 
-    Needs the optional extra: pip install 'rnncli[export]'. Prints DIR on stdout.
+    Needs the optional extra: pip install 'rnncli\\[export]'. Prints DIR on stdout.
     """
     from rnncli import api
 
