@@ -30,6 +30,7 @@ from rnncli.config import (
 )
 from rnncli.data.text import read_lines
 from rnncli.errors import CheckpointError, RecipeError, UsageError
+from rnncli.exporting import is_export
 from rnncli.tasks import Loaded, Report
 from rnncli.tasks.registry import builtin_file, get_task
 from rnncli.tasks.task_data import checked
@@ -238,7 +239,7 @@ def load(
     `task` (optional with a model) makes a checkpoint of another task an error.
     """
     set_threads(threads)
-    if model is not None and (Path(model) / "model.json").is_file():
+    if model is not None and is_export(model):
         from rnncli.exporting.reader import load_export
 
         return load_export(Path(model), task, threads)
@@ -519,7 +520,7 @@ def info(model: str | Path | None, task: str | None = None) -> dict[str, Any]:
     """What a run (or an export of one) is: task, architecture, size, data, training time
     and metrics."""
     extra: dict[str, Any] = {}
-    if model is not None and (Path(model) / "model.json").is_file():
+    if model is not None and is_export(model):
         from rnncli.exporting.reader import load_export, read_manifest
 
         path = Path(model)

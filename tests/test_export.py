@@ -21,7 +21,7 @@ from rnncli.tasks import Loaded
 from tests.conftest import ROOT, rnn, write_recipe
 from tests.test_classify import NEG, POS
 from tests.test_forecast import _monthly
-from tests.test_translate import reverse_pairs, write_pairs
+from tests.test_translate import reverse_pairs, reverse_recipe, write_pairs
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -179,26 +179,26 @@ def test_numpy_only_program_drives_the_exports(
     "model",
     [
         {"cell": "gru", "attention": "general", "share_embeddings": True},
-        {"cell": "lstm", "attention": "additive", "input_feeding": True, "num_layers": 2},
-        {"cell": "gru", "attention": "none", "bidirectional": False},
+        {
+            "cell": "lstm",
+            "attention": "additive",
+            "input_feeding": True,
+            "num_layers": 2,
+            "share_embeddings": False,
+        },
+        {"cell": "gru", "attention": "none", "bidirectional": False, "share_embeddings": False},
     ],
     ids=["gru-general", "lstm-additive-feeding", "gru-no-attention"],
 )
 def test_translation_export_translates_like_the_run(tmp_path: Path, model: dict) -> None:
-    recipe = {
-        "task": "translate",
-        "data": {
-            "train": str(write_pairs(tmp_path / "train.tsv", reverse_pairs(300, 1))),
-            "valid_size": 20,
-            "test_size": 20,
-            "source": {"tokenizer": "word"},
-            "target": {"tokenizer": "word"},
-            "joint_vocab": True,
-        },
-        "model": {"embedding_dim": 16, "hidden_size": 32, **model},
-        "training": {"max_steps": 30, "batch_size": 16, "lr": 5.0e-3, "threads": 1},
-    }
-    run = _train(tmp_path, recipe)
+    small = write_pairs(tmp_path / "small.tsv", reverse_pairs(300, 1))
+    recipe = reverse_recipe(  # test_translate's task, smaller
+        tmp_path,
+        data={"train": str(small), "valid_size": 20, "test_size": 20},
+        model={"embedding_dim": 16, "hidden_size": 32, **model},
+        training={"max_steps": 30, "batch_size": 16, "threads": 1},
+    )
+    run = api.train(recipe)
     exported = _export(run, tmp_path / "exported")
     sources = [s for s, _ in reverse_pairs(12, 7)]
     for beam in (1, 4):

@@ -9,3 +9,20 @@ directory; `reader.py` loads one back as a `Loaded` model, so every command (and
 Only these modules import `onnx` and `onnxruntime`, inside functions: they are an
 optional extra (`pip install 'rnncli[export]'`).
 """
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+MANIFEST = "model.json"  # the file that makes a directory an export
+
+
+def is_export(path: str | Path) -> bool:
+    """Whether `path` is an export directory (cheap: no onnx, no torch)."""
+    return Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
+
+
+def sha256_file(path: Path) -> str:
+    """The digest model.json lists for each file of an export."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()

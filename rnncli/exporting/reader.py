@@ -8,24 +8,20 @@ against the SHA-256 that model.json lists, so an edited or swapped graph is refu
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from rnncli.errors import CheckpointError, UsageError
+from rnncli.exporting import MANIFEST, sha256_file
 from rnncli.exporting.graph import Session
-from rnncli.exporting.writer import FORMAT, FORMAT_VERSION, MANIFEST, manifest_error
+from rnncli.exporting.writer import FORMAT, FORMAT_VERSION, manifest_error
 from rnncli.tasks import Loaded
 from rnncli.tasks.registry import get_task, known
 from rnncli.tasks.task_data import checked
 from rnncli.training.checkpoint import Checkpoint, check_meta
 
 MAX_JSON = 200 << 20
-
-
-def is_export(path: Path) -> bool:
-    return path.is_dir() and (path / MANIFEST).is_file()
 
 
 def _json(path: Path, root: Path) -> Any:
@@ -66,7 +62,7 @@ def read_manifest(root: Path) -> dict[str, Any]:
         path = root / name
         if not path.is_file():
             raise manifest_error(root, f"{name} is missing")
-        if hashlib.sha256(path.read_bytes()).hexdigest() != digests[name]:
+        if sha256_file(path) != digests[name]:
             raise CheckpointError(
                 f"{root / name} does not match its SHA-256 in {MANIFEST}: the export was "
                 "modified or damaged; export the run again"

@@ -8,7 +8,6 @@ an export that fails leaves nothing, and an existing directory is never touched.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import logging
@@ -24,6 +23,7 @@ from torch import Tensor
 
 from rnncli import __version__
 from rnncli.errors import CheckpointError, RnnCliError, UsageError
+from rnncli.exporting import MANIFEST, is_export, sha256_file
 from rnncli.exporting.graph import ExportPlan, Graph, Session, require
 from rnncli.tasks import Loaded
 from rnncli.tasks.registry import get_task
@@ -34,7 +34,6 @@ FORMAT = "rnncli-onnx"
 FORMAT_VERSION = 1
 FORMATS = ("onnx",)
 QUANTIZATIONS = ("int8",)
-MANIFEST = "model.json"
 
 
 class ExportError(RnnCliError):
@@ -55,7 +54,7 @@ def export_run(
         raise UsageError(f"unknown quantization {quantize!r}: choose one of {QUANTIZATIONS}")
     if out.exists() or out.is_symlink():
         raise UsageError(f"{out} already exists: give a new directory (exports never overwrite)")
-    if (loaded.path / MANIFEST).is_file():
+    if is_export(loaded.path):
         raise UsageError(f"{loaded.path} is already an export: export the run it came from")
     require("onnx"), require("onnxruntime"), require("onnxscript")
     try:
@@ -105,7 +104,7 @@ def _write(
         "source": str(loaded.path),
         "graphs": graphs,
         "usage": plan.usage,
-        "sha256": {name: _sha256(tmp / name) for name in files},
+        "sha256": {name: sha256_file(tmp / name) for name in files},
     }
     _dump(tmp / MANIFEST, manifest)
     return manifest
@@ -113,10 +112,6 @@ def _write(
 
 def _dump(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _forget_rnn_dispatch() -> None:

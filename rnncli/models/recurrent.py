@@ -98,14 +98,10 @@ class RecurrentStack(nn.Module):
 
     def split_state(self, state: State) -> list[Any]:
         """Torch state -> one entry per layer (h, or (h, c)): the form `step` works on."""
-        if isinstance(state, tuple):
-            return list(zip(state[0].unbind(0), state[1].unbind(0), strict=True))
-        return list(state.unbind(0))
+        return split_state(state)
 
     def join_state(self, layers: list[Any]) -> State:
-        if self.cell == "lstm":
-            return (torch.stack([h for h, _ in layers]), torch.stack([c for _, c in layers]))
-        return torch.stack(layers)
+        return join_state(layers)
 
     def step(self, x: Tensor, layers: list[Any]) -> tuple[Tensor, list[Any]]:
         """One time step, unidirectional only: x (batch, input) -> (batch, hidden).
@@ -147,6 +143,20 @@ class RecurrentStack(nn.Module):
             getattr(rnn, f"bias_ih_l{layer}"),
             getattr(rnn, f"bias_hh_l{layer}"),
         )
+
+
+def split_state(state: State) -> list[Any]:
+    """(layers, B, H) or a pair of them -> one entry per layer: h, or (h, c)."""
+    if isinstance(state, tuple):
+        return list(zip(state[0].unbind(0), state[1].unbind(0), strict=True))
+    return list(state.unbind(0))
+
+
+def join_state(layers: list[Any]) -> State:
+    """The inverse of `split_state`."""
+    if isinstance(layers[0], tuple):
+        return (torch.stack([h for h, _ in layers]), torch.stack([c for _, c in layers]))
+    return torch.stack(layers)
 
 
 def detach_state(state: State | None) -> State | None:

@@ -20,22 +20,21 @@ from rnncli.data.batching import pad_batch
 from rnncli.errors import RnnCliError
 from rnncli.exporting.graph import ExportPlan, Graph, OnnxModule, Session
 from rnncli.models.masked import MaskedStack
+from rnncli.models.recurrent import join_state, split_state
 from rnncli.models.seq2seq import DecoderState, Seq2Seq
 from rnncli.tasks import Loaded
 from rnncli.tasks.classify.export import tokenizer_assets
 
 
 def _stacked(layers: list[Any]) -> list[Tensor]:
-    """Per-layer state -> [h (L, B, H)] or [h, c]."""
-    if isinstance(layers[0], tuple):
-        return [torch.stack([h for h, _ in layers]), torch.stack([c for _, c in layers])]
-    return [torch.stack(layers)]
+    """Per-layer state -> the graphs' state inputs/outputs: [h (L, B, H)] or [h, c]."""
+    state = join_state(layers)
+    return list(state) if isinstance(state, tuple) else [state]
 
 
 def _layers(parts: list[Tensor]) -> list[Any]:
-    if len(parts) == 2:
-        return list(zip(parts[0].unbind(0), parts[1].unbind(0), strict=True))
-    return list(parts[0].unbind(0))
+    """The graphs' [h] or [h, c] -> per-layer state."""
+    return split_state((parts[0], parts[1]) if len(parts) == 2 else parts[0])
 
 
 class EncoderGraph(nn.Module):
