@@ -483,6 +483,36 @@ def translate_text(loaded: Loaded, text: str, **kwargs: Any) -> str:
     return next(translate(loaded, [text], **kwargs)).text
 
 
+# ------------------------------------------------------------------------------ tag
+def tag(
+    loaded: Loaded,
+    lines: Iterable[str],
+    batch_size: int = 64,
+    input_format: str = "text",
+    confidence: bool = False,
+    where: str = "the input",
+) -> Iterator[Any]:
+    """One `Tagged` (tokens, tags, entities) per input, in input order, streamed in batches.
+
+    `input_format` text: each line is raw text, tokenised by the model's tokenizer with
+    character offsets (a blank line gets no tokens); conll: `lines` are CoNLL rows, token
+    first, a blank line between sentences. `confidence` adds each token's tag probability
+    (CRF marginals or softmax) and each entity's mean of them.
+    """
+    if batch_size < 1:
+        raise UsageError("--batch-size must be >= 1")
+    if input_format not in ("text", "conll"):
+        raise UsageError(f"--input must be text or conll, not {input_format!r}")
+    impl = _impl(loaded, "tag")
+    codec = impl.Codec(loaded.state)
+    if input_format == "text":
+        return impl.tag_lines(loaded.model, codec, lines, batch_size, confidence)  # type: ignore[no-any-return]
+    from rnncli.data.tagging import iter_conll
+
+    sentences = (s.tokens for s in iter_conll(lines, where, tag_column=None))
+    return impl.tag_sentences(loaded.model, codec, sentences, batch_size, confidence)  # type: ignore[no-any-return]
+
+
 # ------------------------------------------------------------------------ evaluate
 def evaluate(
     loaded: Loaded,
@@ -581,6 +611,7 @@ __all__ = [
     "info",
     "load",
     "read_lines",
+    "tag",
     "trace",
     "train",
     "translate",

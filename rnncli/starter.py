@@ -8,7 +8,8 @@ found by looking at a bounded sample (the first SAMPLE_BYTES) of the data file:
   text and label columns (usual names, else the longest strings and the fewest values);
 - forecast: the time, target and id columns, gaps, and a horizon of one season;
 - translate: the two sides of the TSV (and a validation share a small file can afford);
-- generate: the tokenizer (characters for a small file, words for a big one).
+- generate: the tokenizer (characters for a small file, words for a big one);
+- tag: the format, the tag column and the tag scheme (IOB1, IOB2, IOBES or plain tags).
 
 What was chosen comes back as notes (the CLI prints them as `note:` lines). Bad input is
 one DataError/UsageError. Imports no torch; pandas only for a forecast.
@@ -82,13 +83,24 @@ EXTRA: dict[str, dict[str, list[str]]] = {
         ],
         "model": ["attention"],
     },
+    "tag": {
+        "data": ["valid", "valid_fraction", "test", "format", "tag_column", "scheme"],
+        "model": ["char_features", "crf"],
+        "training": ["monitor"],
+    },
 }
 SECTION_HELP = {
     "data": "Where the examples come from and how they are read.",
     "model": "The network.",
     "training": "How it is trained.",
 }
-PLACEHOLDER_EXT = {"generate": "txt", "classify": "tsv", "forecast": "csv", "translate": "tsv"}
+PLACEHOLDER_EXT = {
+    "generate": "txt",
+    "classify": "tsv",
+    "forecast": "csv",
+    "translate": "tsv",
+    "tag": "conll",
+}
 
 TEXT_NAMES = (
     "text",
@@ -598,7 +610,45 @@ def _generate(path: Path, notes: list[str]) -> dict[str, Any]:
     return {"tokenizer": tokenizer}
 
 
+# --------------------------------------------------------------------------- tag
+
+
+def _tag(path: Path, notes: list[str]) -> dict[str, Any]:
+    from rnncli.data.tagging import iter_conll, read_jsonl, violations
+
+    lines, truncated = _sample_lines(path)
+    jsonl = path.suffix in (".jsonl", ".json") or path.suffixes[-2:-1] in ([".jsonl"], [".json"])
+    if truncated and len(lines) > 1:
+        lines = lines[:-1]
+    if jsonl:
+        sentences = read_jsonl(path)
+        notes.append(f"format: jsonl (from the extension {path.suffix})")
+    else:
+        sentences = list(iter_conll(lines, str(path)))
+        first = next(line for line in lines if line.strip())
+        width = len(first.split("\t") if "\t" in first else first.split())
+        notes.append(f"format: conll, {width} columns; the tag is the last (data.tag_column: -1)")
+    tags = [s.tags for s in sentences]
+    found: dict[str, Any] = {"scheme": "none"}
+    shaped = all(
+        t == "O" or (len(t) > 2 and t[1] == "-" and t[0] in "BIES") for ts in tags for t in ts
+    )
+    if shaped:
+        for scheme in ("iob2", "iobes", "iob1"):
+            if not any(violations(ts, scheme) for ts in tags):
+                found["scheme"] = scheme
+                break
+        else:
+            found["scheme"] = "iobes" if any(t[0] in "ES" for ts in tags for t in ts) else "iob2"
+            found["repair"] = True
+            notes.append(f"some tag sequences are invalid {found['scheme']}: data.repair: true")
+    kinds = sorted({t for ts in tags for t in ts})
+    notes.append(f"scheme: {found['scheme']} ({len(kinds)} tags: {_shown(kinds, 8)})")
+    return found
+
+
 _LOOKERS = {
+    "tag": _tag,
     "classify": _classify,
     "forecast": _forecast,
     "translate": _translate,

@@ -43,6 +43,12 @@ def _data(task: str, tmp: Path) -> tuple[Path, list[str]]:
     if task == "translate":
         sets = ["model.embedding_dim=8", "data.source.vocab_size=60", "data.target.vocab_size=60"]
         return _head(SAMPLE / "eng-fra.tsv.gz", tmp / "pairs.tsv", 200), sets
+    if task == "tag":
+        text = (SAMPLE / "wnut17" / "dev.conll").read_text(encoding="utf-8")
+        path = tmp / "ner.conll"
+        path.write_text("\n\n".join(text.split("\n\n")[:60]) + "\n", encoding="utf-8")
+        sets = ["model.embedding_dim=8", "model.char_hidden=4", "training.batch_size=8"]
+        return path, sets
     path = tmp / "text.txt"
     path.write_text((SAMPLE / "tinyshakespeare.txt").read_text()[:20_000], encoding="utf-8")
     return path, ["model.embedding_dim=8", "training.batch_size=4", "training.seq_length=16"]
@@ -55,7 +61,7 @@ def _one_error_line(proc: subprocess.CompletedProcess, code: int = 1) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("task", ["classify", "forecast", "translate", "generate"])
+@pytest.mark.parametrize("task", ["classify", "forecast", "translate", "generate", "tag"])
 def test_init_writes_a_recipe_that_validates_and_trains(task: str, tmp_path: Path) -> None:
     data, sets = _data(task, tmp_path)
     recipe = tmp_path / "r.yaml"

@@ -40,6 +40,17 @@ CLS_ROWS = "".join(
 )
 WORDS = ["a", "b", "c", "d", "e"]
 PAIRS = "".join(f"{x} {y} {z}\t{z} {y} {x}\n" for x in WORDS for y in WORDS for z in WORDS[:1])
+TAGGED = [
+    ("Anna lives in Berlin", "B-per O O B-loc"),
+    ("Tim Cook went to Paris", "B-per I-per O O B-loc"),
+    ("we met Bob Smith", "O O B-per I-per"),
+    ("Rome is old", "B-loc O O"),
+] * 3
+# a dozen CoNLL sentences, token<TAB>tag, a blank line between sentences
+TAG_ROWS = "\n".join(
+    "".join(f"{w}\t{t}\n" for w, t in zip(s.split(), tags.split(), strict=True))
+    for s, tags in TAGGED
+)
 
 
 def _monthly(n: int = 48) -> str:
@@ -77,9 +88,15 @@ BASE: dict[str, dict] = {
         "model": {"embedding_dim": 4, "hidden_size": 4},
         "training": {"max_steps": 2, "batch_size": 4, "device": "cpu"},
     },
+    "tag": {
+        "task": "tag",
+        "data": {"train": "train.conll", "valid_fraction": 0.25},
+        "model": {"embedding_dim": 4, "hidden_size": 4, "char_dim": 4, "char_hidden": 4},
+        "training": {"max_steps": 2, "batch_size": 4, "device": "cpu"},
+    },
 }
 GOOD_DATA = {"train.txt": TEXT, "train.tsv": "text\tlabel\n" + CLS_ROWS}
-GOOD_DATA |= {"series.csv": _monthly(), "pairs.tsv": PAIRS}
+GOOD_DATA |= {"series.csv": _monthly(), "pairs.tsv": PAIRS, "train.conll": TAG_ROWS}
 
 
 def recipe(task: str, **changes: object) -> str:
@@ -100,7 +117,8 @@ def recipe(task: str, **changes: object) -> str:
 @dataclass
 class Case:
     """One row of the matrix. Paths in `argv` and `files` are relative to the case dir;
-    `{gen}`, `{cls}`, `{fc}`, `{tr}` name the trained runs, `{bad:KIND}` a broken model."""
+    `{gen}`, `{cls}`, `{fc}`, `{tr}`, `{tag}` name the trained runs, `{bad:KIND}` a
+    broken model."""
 
     id: str
     argv: list[str]
@@ -204,6 +222,16 @@ def recipe_cases() -> list[Case]:
         cases.append(
             Case(f"recipe: {name}", ["train", "r.yaml", "-o", "out", *args], files, expect)
         )
+    tag = [  # the schema of `task: tag`
+        ("tag_column 0", recipe("tag", data__tag_column=0), "data.tag_column.*column 0"),
+        ("unknown model key", recipe("tag", model__char_dimm=4), "did you mean 'char_dim'"),
+        ("char_hidden 0", recipe("tag", model__char_hidden=0), "model.char_hidden.*got 0"),
+        ("unknown scheme", recipe("tag", data__scheme="bio"), "data.scheme"),
+        ("train key missing", recipe("tag", data__train=None), "data.train: required"),
+    ]
+    for name, content, expect in tag:
+        files = {"r.yaml": content} | GOOD_DATA
+        cases.append(Case(f"tag recipe: {name}", ["train", "r.yaml", "-o", "out"], files, expect))
     return cases
 
 
@@ -213,7 +241,7 @@ def data_cases() -> list[Case]:
         files = {"r.yaml": recipe(task, **changes)} | data
         return Case(f"{task} data: {name}", ["train", "r.yaml", "-o", "out"], files, expect)
 
-    g, c, f, t = "generate", "classify", "forecast", "translate"
+    g, c, f, t, tg = "generate", "classify", "forecast", "translate", "tag"
     cls_head = "text\tlabel\n"
     return [
         # where the data is
@@ -383,6 +411,63 @@ def data_cases() -> list[Case]:
             "pairs.tsv.*line 26",
         ),
         train(t, "binary file", {"pairs.tsv": bytes(range(256)) * 64}, "pairs.tsv"),
+        # tagged sentences (CoNLL, JSONL)
+        train(tg, "train file missing", {}, "train.conll"),
+        train(tg, "train is a directory", {"train.conll": _dir("train.conll")}, "train.conll"),
+        train(
+            tg,
+            "tag column 3 of 2",
+            {"train.conll": TAG_ROWS},
+            "tag_column 3.*train.conll.*line 1.*2 columns",
+            data__tag_column=3,
+        ),
+        train(
+            tg,
+            "ragged row",
+            {"train.conll": "Tim\tB-per\nCook\tI-per\tNNP\n\n" + TAG_ROWS},
+            "train.conll.*line 2.*ragged",
+        ),
+        train(tg, "empty file", {"train.conll": ""}, "train.conll.*no sentences"),
+        train(tg, "only blank lines", {"train.conll": "\n \n\t\n"}, "train.conll.*no sentences"),
+        train(
+            tg,
+            "not UTF-8",
+            {"train.conll": TAG_ROWS.encode() + b"\ncaf\xe9\tO\n"},
+            "train.conll.*line 61.*utf-8",
+        ),
+        train(tg, "binary file", {"train.conll": bytes(range(256)) * 64}, "train.conll"),
+        train(
+            tg,
+            "invalid BIO (O then I-per)",
+            {"train.conll": "Tim\tO\nCook\tI-per\n\n" + TAG_ROWS},
+            "train.conll.*line 2.*data.repair",
+        ),
+        train(
+            tg,
+            "tag not of the scheme",
+            {"train.conll": "Tim\tPER\n\n" + TAG_ROWS},
+            "train.conll.*line 1.*'PER'",
+        ),
+        train(
+            tg,
+            "one tag only",
+            {"train.conll": "".join(f"w{i}\tO\n\n" for i in range(8))},
+            "train.conll.*one tag",
+        ),
+        train(
+            tg,
+            "JSONL tokens and tags differ",
+            {"d.jsonl": '{"tokens": ["Tim", "Cook"], "tags": ["B-per"]}\n'},
+            "d.jsonl.*line 1.*2 tokens but 1 tags",
+            data__train="d.jsonl",
+        ),
+        train(
+            tg,
+            "JSONL invalid line",
+            {"d.jsonl": '{"tokens": ["a"], "tags": ["O"]}\n{oops\n'},
+            "d.jsonl.*line 2",
+            data__train="d.jsonl",
+        ),
     ]
 
 
@@ -461,6 +546,20 @@ def model_cases() -> list[Case]:
     ]
     for cmd, argv, expect in wrong:
         cases.append(Case(f"{cmd} model: of another task", argv, files, expect))
+    cases += [
+        Case(
+            "tag model: of another task",
+            ["tag", "in.txt", "--model", "{cls}"],
+            files,
+            "task 'classify'.*rnn classify",
+        ),
+        Case(
+            "classify model: a tag model",
+            ["classify", "in.txt", "--model", "{tag}"],
+            files,
+            "task 'tag'.*rnn tag",
+        ),
+    ]
     for kind, (name, expect) in BAD_EXPORTS.items():
         argv = ["generate", "--seed", "All", "-n", "5", "--model", f"{{bad:{name}}}"]
         cases.append(Case(f"generate export: {kind}", argv, files, expect))
@@ -470,6 +569,7 @@ def model_cases() -> list[Case]:
         Case("export: unknown format", [*export, "o", "--format", "x"], {}, "format", 2),
         Case("export: unknown quantization", [*export, "o", "--quantize", "x"], {}, "int8", 2),
         Case("export: of an export", ["export", "{bad:export-ok}", "-o", "o"], {}, "export", 2),
+        Case("export: a tag model", ["export", "{tag}", "-o", "out"], {}, "tag models.*no ONNX"),
     ]
     return cases
 
@@ -640,6 +740,57 @@ def input_cases() -> list[Case]:
             b"",
             "s.csv|short",
         ),
+        ("tag: stdin not UTF-8", ["tag", "-m", "{tag}"], {}, bad_utf8, "stdin.*line 2"),
+        (
+            "tag: file not UTF-8",
+            ["tag", "-m", "{tag}", "in.txt"],
+            {"in.txt": bad_utf8},
+            b"",
+            "in.txt.*line 2",
+        ),
+        ("tag: file missing", ["tag", "-m", "{tag}", "nope.txt"], {}, b"", "nope.txt"),
+        (
+            "tag: 10 MB line",
+            ["tag", "-m", "{tag}", "in.txt"],
+            {"in.txt": "x" * MB10 + "\n"},
+            b"",
+            "in.txt.*line 1",
+        ),
+        (
+            "tag: --format xml",
+            ["tag", "-m", "{tag}", "-f", "xml", "in.txt"],
+            {"in.txt": "a\n"},
+            b"",
+            "--format",
+        ),
+        (
+            "tag: --input xml",
+            ["tag", "-m", "{tag}", "-i", "xml", "in.txt"],
+            {"in.txt": "a\n"},
+            b"",
+            "--input",
+        ),
+        (
+            "evaluate: tag unknown tag",
+            ["evaluate", "-m", "{tag}", "e.conll"],
+            {"e.conll": "Anna\tB-singer\nsings\tO\n"},
+            b"",
+            "e.conll.*line 1.*'B-singer'",
+        ),
+        (
+            "evaluate: tag ragged row",
+            ["evaluate", "-m", "{tag}", "e.conll"],
+            {"e.conll": "Anna\tB-per\nsings\tO\tVB\n"},
+            b"",
+            "e.conll.*line 2",
+        ),
+        (
+            "evaluate: tag empty file",
+            ["evaluate", "-m", "{tag}", "e.conll"],
+            {"e.conll": ""},
+            b"",
+            "e.conll",
+        ),
         ("info: not a run", ["info", "nothing"], {}, b"", "nothing"),
         (
             "train: --resume of a non-run",
@@ -701,6 +852,7 @@ def input_cases() -> list[Case]:
         "horizon 0",
         "--length-penalty",
         "--max-ratio",
+        "--input",
     }
     return [
         Case(n, argv, files, expect, stdin=stdin, code=2 if any(u in n for u in usage) else 1)
@@ -714,13 +866,14 @@ CASES = recipe_cases() + data_cases() + model_cases() + input_cases()
 # ----------------------------------------------------------------------- fixtures
 def _tiny_runs(root: Path) -> dict[str, Path]:
     files = {"generate": "train.txt", "classify": "train.tsv"}
-    files |= {"forecast": "series.csv", "translate": "pairs.tsv"}
+    files |= {"forecast": "series.csv", "translate": "pairs.tsv", "tag": "train.conll"}
     runs = {}
     for key, task in (
         ("gen", "generate"),
         ("cls", "classify"),
         ("fc", "forecast"),
         ("tr", "translate"),
+        ("tag", "tag"),
     ):
         d = root / key
         d.mkdir()
@@ -814,7 +967,7 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(
             (tmp_path / name).write_bytes(content)
         else:
             (tmp_path / name).write_text(content, encoding="utf-8")
-    names = {"gen": world["gen"], "cls": world["cls"], "fc": world["fc"], "tr": world["tr"]}
+    names = {key: world[key] for key in ("gen", "cls", "fc", "tr", "tag")}
     argv = []
     for arg in case.argv:
         for key, path in names.items():

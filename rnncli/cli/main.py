@@ -30,6 +30,7 @@ from rnncli.cli import (
     plot,
     recipe,
     runs,
+    tag,
     train,
     translate,
 )
@@ -48,6 +49,7 @@ app.command("generate", epilog=generate.EXAMPLES)(generate.generate)
 app.command("classify", epilog=classify.EXAMPLES)(classify.classify)
 app.command("forecast", epilog=forecast.EXAMPLES)(forecast.forecast)
 app.command("translate", epilog=translate.EXAMPLES)(translate.translate)
+app.command("tag", epilog=tag.EXAMPLES)(tag.tag)
 app.command("evaluate", epilog=evaluate.EXAMPLES)(evaluate.evaluate)
 app.command("export", epilog=export.EXAMPLES)(export.export)
 app.command("info", epilog=info.EXAMPLES)(info.info)

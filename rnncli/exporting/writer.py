@@ -56,9 +56,15 @@ def export_run(
         raise UsageError(f"{out} already exists: give a new directory (exports never overwrite)")
     if is_export(loaded.path):
         raise UsageError(f"{loaded.path} is already an export: export the run it came from")
+    task = get_task(loaded.task)
+    if not hasattr(task, "export_plan"):
+        raise ExportError(
+            f"{loaded.task} models have no ONNX export yet: run them with rnncli "
+            f"(`rnn {loaded.task} --model {loaded.path}`)"
+        )
     require("onnx"), require("onnxruntime"), require("onnxscript")
     try:
-        plan: ExportPlan = get_task(loaded.task).export_plan(loaded)  # type: ignore[attr-defined]
+        plan: ExportPlan = task.export_plan(loaded)
     except ValueError as exc:  # a model the exporter cannot write (e.g. a relu Elman RNN)
         raise ExportError(f"cannot export {loaded.path}: {exc}") from None
     out.parent.mkdir(parents=True, exist_ok=True)

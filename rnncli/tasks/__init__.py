@@ -82,6 +82,7 @@ class Task(Protocol):
         """For `rnn info`: vocab_size, tokenizer, data (one line), architecture (one line)."""
         ...
 
+    # Optional: a task without these two is refused by `rnn export` in one line (tag).
     def export_plan(self, loaded: Loaded) -> ExportPlan:
         """`rnn export`: the model as graphs (torch modules with example and check
         inputs) and its assets (vocabulary, tokenizer, labels, scalers) as JSON."""

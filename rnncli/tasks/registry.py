@@ -43,6 +43,7 @@ register("generate", "rnncli.tasks.generate", builtin="generate.safetensors")
 register("classify", "rnncli.tasks.classify", builtin="classify.safetensors")
 register("forecast", "rnncli.tasks.forecast")
 register("translate", "rnncli.tasks.translate", builtin="translate.safetensors")
+register("tag", "rnncli.tasks.tag")
 
 
 def names() -> list[str]:

@@ -1,0 +1,157 @@
+"""Many-to-many: one tag per token (named entities, parts of speech).
+
+Each token is its word embedding joined with character features (a char CNN or char
+BiLSTM over the token's characters, case kept, so unseen words and capitalisation still
+tell something), read by a (bidirectional) recurrent stack over packed sequences, and
+scored per tag by a linear layer. The output layer is a linear-chain CRF (`crf=True`) or
+per-token softmax; both decode with Viterbi under the tag scheme's allowed moves (a
+softmax model through a CRF whose scores are all zero), so neither emits an invalid
+sequence such as `O I-person` in IOB2.
+
+Padding never changes a token's result: packed sequences for the words, a zero padding
+character (zeros, as the convolution's own padding) and masked pooling for the
+characters, masked CRF recursions.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rnncli.models.crf import CRF
+from rnncli.models.recurrent import RecurrentStack
+
+CHAR_FEATURES = ("cnn", "lstm", "none")
+Allowed = tuple[list[bool], list[list[bool]], list[bool]]
+
+
+class CharCNN(nn.Module):
+    """Characters of a word -> one vector: convolution, then max over the word's length."""
+
+    def __init__(self, num_chars: int, char_dim: int, filters: int, kernel: int = 3) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.conv = nn.Conv1d(char_dim, filters, kernel, padding=kernel // 2)
+        self.output_size = filters
+
+    def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        """chars (words, length) with 0 as padding, lengths (words,) -> (words, filters)."""
+        pad = torch.arange(chars.shape[1], device=chars.device)[None, :] >= lengths[:, None]
+        x = self.embedding(chars).masked_fill(pad[..., None], 0.0)  # zeros, as conv pads
+        x = self.conv(x.transpose(1, 2))  # (words, filters, length)
+        return x.masked_fill(pad[:, None, :], float("-inf")).amax(dim=2)
+
+
+class CharLSTM(nn.Module):
+    """Characters of a word -> the final states of a BiLSTM over them (Lample et al.)."""
+
+    def __init__(self, num_chars: int, char_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.rnn = nn.LSTM(char_dim, hidden, batch_first=True, bidirectional=True)
+        self.output_size = 2 * hidden
+
+    def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        packed = pack_padded_sequence(
+            self.embedding(chars), lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        _, (h, _) = self.rnn(packed)
+        return torch.cat([h[0], h[1]], dim=-1)
+
+
+class Tagger(nn.Module):
+    def __init__(
+        self,
+        vocab_size: int,
+        num_chars: int,
+        num_tags: int,
+        embedding_dim: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        nonlinearity: str = "tanh",
+        dropout: float = 0.0,
+        bidirectional: bool = True,
+        learn_initial_state: bool = False,
+        char_features: str = "cnn",
+        char_dim: int = 30,
+        char_hidden: int = 50,
+        crf: bool = True,
+        allowed: Allowed | None = None,
+        word_dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if char_features not in CHAR_FEATURES:
+            raise ValueError(f"unknown char_features {char_features!r}; one of {CHAR_FEATURES}")
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)  # id 0: <unk> and padding
+        self.chars: CharCNN | CharLSTM | None = None
+        if char_features == "cnn":
+            self.chars = CharCNN(num_chars, char_dim, char_hidden)
+        elif char_features == "lstm":
+            self.chars = CharLSTM(num_chars, char_dim, char_hidden)
+        size = embedding_dim + (self.chars.output_size if self.chars is not None else 0)
+        self.rnn = RecurrentStack(
+            cell,
+            size,
+            hidden_size,
+            num_layers,
+            dropout,
+            bidirectional,
+            nonlinearity,
+            learn_initial_state,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.rnn.output_size, num_tags)
+        self.use_crf = crf
+        # the decoder: a learned CRF, or (softmax) a CRF of zeros that only forbids moves
+        self.crf = CRF(num_tags, allowed)
+        if not crf:
+            for p in self.crf.parameters():
+                p.requires_grad_(False)
+                nn.init.zeros_(p)
+        self.word_dropout = word_dropout
+
+    def forward(
+        self, tokens: Tensor, lengths: Tensor, chars: Tensor, char_lengths: Tensor
+    ) -> Tensor:
+        """tokens (batch, time) padded with 0, lengths (batch,), chars (batch, time, letters)
+        padded with 0, char_lengths (batch, time), 0 at padding -> tag scores (batch, time, tags).
+        """
+        if self.training and self.word_dropout > 0:
+            keep = torch.rand(tokens.shape, device=tokens.device) >= self.word_dropout
+            tokens = tokens * keep
+        x = self.embedding(tokens)
+        if self.chars is not None:
+            real = char_lengths > 0
+            feats = self.chars(chars[real], char_lengths[real])
+            full = x.new_zeros(*tokens.shape, feats.shape[-1])
+            full[real] = feats.to(x.dtype)
+            x = torch.cat([x, full], dim=-1)
+        packed = pack_padded_sequence(
+            self.dropout(x), lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        out, _ = self.rnn.rnn(packed, self.rnn.initial_state(tokens.shape[0], tokens.device))
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=tokens.shape[1])
+        return self.head(self.dropout(out))
+
+    def loss(self, scores: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
+        """Mean loss per token: the CRF's negative log-likelihood, or cross-entropy."""
+        tokens = mask.sum().clamp(min=1)
+        if self.use_crf:
+            return self.crf.nll(scores.float(), tags, mask).sum() / tokens
+        return F.cross_entropy(scores[mask].float(), tags[mask], reduction="sum") / tokens
+
+    def decode(
+        self, scores: Tensor, mask: Tensor, probabilities: bool = True
+    ) -> tuple[Tensor, Tensor | None]:
+        """Best allowed tags (batch, time) and, if asked, each position's tag probabilities
+        (batch, time, tags): CRF marginals, or the softmax."""
+        scores = scores.float()
+        if self.use_crf:
+            probs = self.crf.marginals(scores, mask) if probabilities else None
+            return self.crf.viterbi(scores, mask)[0], probs
+        logp = scores.log_softmax(-1)
+        probs = logp.exp() * mask[..., None] if probabilities else None
+        return self.crf.viterbi(logp, mask)[0], probs

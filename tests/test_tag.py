@@ -1,0 +1,265 @@
+"""task: tag — model (CRF, char features, padding), training, the CLI and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from rnncli import api
+from rnncli.data.tagging import allowed_transitions, violations
+from rnncli.models.tagger import Tagger
+from rnncli.tasks.tag import task as tg
+
+from .conftest import rnn
+
+# Tiny named-entity data: a person before a verb, a city after "in", a company after "at".
+SENTENCES = [
+    ("Tim Cook works at Apple in Paris .", "B-per I-per O O B-org O B-loc O"),
+    ("Anna lives in Berlin .", "B-per O O B-loc O"),
+    ("Bob Smith met Anna at Google .", "B-per I-per O B-per O B-org O"),
+    ("We flew to New York .", "O O O B-loc I-loc O"),
+    ("Maria works at Siemens in Munich .", "B-per O O B-org O B-loc O"),
+    ("they stayed in Rome", "O O O B-loc"),
+]
+
+
+def _conll(path: Path, sentences: list[tuple[str, str]] = SENTENCES) -> Path:
+    blocks = [
+        "".join(f"{w}\t{t}\n" for w, t in zip(s.split(), tags.split(), strict=True))
+        for s, tags in sentences
+    ]
+    path.write_text("\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
+def _recipe(tmp: Path, model: dict | None = None, **data: object) -> Path:
+    train = _conll(tmp / "train.conll")
+    recipe = {
+        "task": "tag",
+        "data": {"train": str(train), "valid": str(train), **data},
+        "model": {
+            "embedding_dim": 16,
+            "hidden_size": 24,
+            "char_dim": 8,
+            "char_hidden": 8,
+            "dropout": 0.0,
+            "word_dropout": 0.0,
+            **(model or {}),
+        },
+        "training": {
+            "max_steps": 150,
+            "epochs": 1000,
+            "batch_size": 6,
+            "eval_every": 50,
+            "lr": 2.0e-2,
+            "device": "cpu",
+            "threads": 1,
+        },
+        "output": str(tmp / "run"),
+    }
+    path = tmp / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tagger_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return api.train(_recipe(tmp_path_factory.mktemp("tag")))
+
+
+@pytest.mark.parametrize(
+    "model",
+    [{"crf": True}, {"crf": False, "char_features": "lstm"}, {"char_features": "none"}],
+    ids=["crf-cnn", "softmax-charlstm", "crf-nochars"],
+)
+def test_overfits_one_batch(tmp_path: Path, model: dict) -> None:
+    run = api.train(_recipe(tmp_path, model))
+    loaded = api.load(run)
+    got = list(api.tag(loaded, [s for s, _ in SENTENCES]))
+    assert [" ".join(t.tags) for t in got] == [tags for _, tags in SENTENCES]
+
+
+def test_iobes_model_speaks_the_data_scheme(tmp_path: Path) -> None:
+    run = api.train(_recipe(tmp_path, {"scheme": "iobes"}))
+    loaded = api.load(run)
+    assert set(loaded.state.tags) >= {"S-loc", "E-per"}  # it predicts in IOBES ...
+    got = list(api.tag(loaded, [s for s, _ in SENTENCES]))
+    assert [" ".join(t.tags) for t in got] == [tags for _, tags in SENTENCES]  # ... says IOB2
+
+
+def _random_tagger(char_features: str, crf: bool) -> Tagger:
+    tags = ["O", "B-a", "I-a", "B-b", "I-b"]
+    torch.manual_seed(0)
+    model = Tagger(
+        30,
+        20,
+        len(tags),
+        8,
+        6,
+        char_features=char_features,
+        char_dim=5,
+        char_hidden=4,
+        crf=crf,
+        allowed=allowed_transitions(tags, "iob2"),
+    ).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))  # strong random scores (the CRF's too)
+    return model
+
+
+def _encoded(lengths: list[int], seed: int = 0) -> list[tg.Encoded]:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for n in lengths:
+        words = torch.randint(0, 30, (n,), generator=g).numpy()
+        width = int(torch.randint(1, 9, (1,), generator=g))
+        letters = torch.randint(1, 20, (n, width), generator=g).numpy()
+        sizes = torch.randint(1, width + 1, (n,), generator=g).numpy()
+        for i, k in enumerate(sizes):
+            letters[i, k:] = 0
+        out.append((words, letters, sizes))
+    return out
+
+
+@pytest.mark.threads
+@pytest.mark.parametrize("char_features", ["cnn", "lstm", "none"])
+@pytest.mark.parametrize("crf", [True, False])
+def test_padding_never_changes_a_tag_or_probability(char_features: str, crf: bool) -> None:
+    model = _random_tagger(char_features, crf)
+    items = _encoded([4, 11, 1, 7])
+    together = tg.predict(model, items, 8, confidence=True)
+    for i, item in enumerate(items):
+        alone = tg.predict(model, [item], 8, confidence=True)[0]
+        assert alone[0].tolist() == together[i][0].tolist()
+        torch.testing.assert_close(
+            torch.from_numpy(alone[1]), torch.from_numpy(together[i][1]), atol=1e-5, rtol=0
+        )
+
+
+@pytest.mark.parametrize("crf", [True, False])
+def test_decoding_never_emits_an_invalid_bio_sequence(crf: bool) -> None:
+    model = _random_tagger("cnn", crf)
+    tags = ["O", "B-a", "I-a", "B-b", "I-b"]
+    results = tg.predict(model, _encoded([1, 2, 3, 5, 8, 13] * 20, seed=3), 16)
+    seen_i = False
+    for ids, _ in results:
+        sequence = [tags[i] for i in ids.tolist()]
+        assert violations(sequence, "iob2") == [], sequence
+        seen_i |= any(t.startswith("I-") for t in sequence)
+    assert seen_i  # the check is not vacuous
+
+
+def test_round_trip_through_the_checkpoint(tagger_run: Path, tmp_path: Path) -> None:
+    """The F1 the trainer measured on valid is what the saved model scores on it."""
+    loaded = api.load(tagger_run)
+    best = loaded.meta["metrics"]
+    valid = loaded.recipe.data.valid
+    again = api.evaluate(loaded, valid)
+    assert again["f1"] == pytest.approx(best["valid_f1"], abs=1e-12)
+    assert again["accuracy"] == pytest.approx(best["valid_accuracy"], abs=1e-12)
+    assert again["loss"] == pytest.approx(best["valid_loss"], rel=1e-5)
+
+
+def test_cli_formats_keep_lines_in_place(tagger_run: Path) -> None:
+    text = "Anna lives in Berlin .\n\nTim Cook works at Apple in Paris .\n"
+    conll = rnn("tag", "--model", str(tagger_run), "-q", stdin=text, check=True).stdout
+    blocks = conll.split("\n\n")
+    assert blocks[0].splitlines() == ["Anna\tB-per", "lives\tO", "in\tO", "Berlin\tB-loc", ".\tO"]
+    assert conll.count("\n") == 5 + 1 + 1 + 8 + 1  # a blank line in: an empty block out
+    spans = rnn("tag", "-m", str(tagger_run), "-f", "spans", "-q", stdin=text, check=True).stdout
+    assert spans.split("\n") == [
+        "per\tAnna\tloc\tBerlin",
+        "",
+        "per\tTim Cook\torg\tApple\tloc\tParis",
+        "",
+    ]
+    jsonl = rnn("tag", "-m", str(tagger_run), "-f", "jsonl", "-q", stdin=text, check=True).stdout
+    records = [json.loads(line) for line in jsonl.splitlines()]
+    assert len(records) == 3 and records[1]["tokens"] == [] and records[1]["entities"] == []
+    tim = records[2]["entities"][0]
+    assert (tim["type"], tim["text"], tim["start"], tim["end"]) == ("per", "Tim Cook", 0, 8)
+    assert (tim["token_start"], tim["token_end"]) == (0, 2) and 0 < tim["confidence"] <= 1
+    assert len(records[2]["confidence"]) == len(records[2]["tokens"])
+
+
+def test_cli_conll_input(tagger_run: Path, tmp_path: Path) -> None:
+    gold = _conll(tmp_path / "gold.conll")
+    out = rnn("tag", "-m", str(tagger_run), "--input", "conll", str(gold), "-q", check=True)
+    assert out.stdout == gold.read_text(encoding="utf-8")
+
+
+def test_evaluate_reports_entities(tagger_run: Path) -> None:
+    valid = str(api.load(tagger_run).recipe.data.valid)
+    out = rnn("evaluate", "--model", str(tagger_run), valid, check=True).stderr
+    assert "f1" in out and "per entity type" in out and "loc" in out and "(none)" in out
+    data = json.loads(
+        rnn("evaluate", "--model", str(tagger_run), valid, "--format", "json", check=True).stdout
+    )
+    assert data["f1"] == 1.0 and data["entities"] == 13
+
+
+def _one_error(proc: object, code: int = 1) -> str:
+    assert proc.returncode == code, proc.stderr  # type: ignore[attr-defined]
+    lines = proc.stderr.strip().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr  # type: ignore[attr-defined]
+    return lines[0]
+
+
+BAD_TRAIN = {
+    "ragged": (b"Tim\tB-per\nCook\tI-per\tNNP\n", "ragged"),
+    "empty": (b"", "no sentences"),
+    "latin-1": (b"caf\xe9\tO\nParis\tB-loc\n", "not valid utf-8"),
+    "invalid-bio": (b"Tim\tO\nCook\tI-per\n", "line 2"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TRAIN))
+def test_bad_training_data_is_one_line(tmp_path: Path, case: str) -> None:
+    content, expected = BAD_TRAIN[case]
+    recipe = _recipe(tmp_path)
+    (tmp_path / "train.conll").write_bytes(content)
+    line = _one_error(rnn("train", str(recipe), "-q"))
+    assert expected in line.lower() and "train.conll" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_tag_column_that_does_not_exist(tmp_path: Path) -> None:
+    line = _one_error(rnn("train", str(_recipe(tmp_path, tag_column=3)), "-q"))
+    assert "tag_column" in line and "2 columns" in line
+
+
+def test_invalid_bio_is_repaired_when_asked(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path, repair=True)
+    path = tmp_path / "train.conll"
+    path.write_text(path.read_text(encoding="utf-8") + "\nHi\tO\nBob\tI-per\n", encoding="utf-8")
+    proc = rnn("train", str(recipe), "--set", "training.max_steps=2")
+    assert proc.returncode == 0, proc.stderr
+    assert "repaired" in proc.stderr
+
+
+def test_unknown_tag_at_evaluation(tagger_run: Path, tmp_path: Path) -> None:
+    test = _conll(tmp_path / "t.conll", [("Anna sings", "B-singer O")])
+    line = _one_error(rnn("evaluate", "--model", str(tagger_run), str(test)))
+    assert "'B-singer'" in line and "t.conll" in line and "line 1" in line
+
+
+def test_a_model_of_another_task_is_refused(trained_run: Path) -> None:
+    line = _one_error(rnn("tag", "--model", str(trained_run), stdin="a b\n"))
+    assert "not 'tag'" in line and "rnn generate" in line
+
+
+def test_plain_tags_train_without_entities(tmp_path: Path) -> None:
+    pos = [(s, " ".join("X" if t == "O" else "N" for t in tags.split())) for s, tags in SENTENCES]
+    recipe = _recipe(tmp_path, scheme="none")
+    _conll(tmp_path / "train.conll", pos)
+    loaded = api.load(api.train(recipe))
+    assert loaded.recipe.training.monitor == "valid_accuracy"
+    got = next(api.tag(loaded, ["Anna lives in Berlin ."]))
+    assert got.tags == ["N", "X", "X", "N", "X"] and got.entities == []
+    line = _one_error(rnn("tag", "-m", str(loaded.path), "-f", "spans", stdin="x\n"), code=2)
+    assert "entity" in line
