@@ -86,6 +86,10 @@ def main() -> None:
         b = [p for _, p in api.classify(api.load(args.dest), lines)]
         diff = max(abs(x[k] - y[k]) for x, y in zip(a, b, strict=True) for k in x)
         print(f"largest probability difference after float16: {diff:.2e}")
+    if ckpt.task == "tag" and api.load(source).recipe.data.test:
+        test = api.load(source).recipe.data.test
+        for name, path in (("float32", source), ("float16", args.dest)):
+            print(f"{name}: {test} entity F1 {api.evaluate(api.load(path), test)['f1']:.4f}")
     if ckpt.task == "translate":
         lines = ["I am cold.", "He ate the pie happily.", "Where is the station?"]
         a = [r.text for r in api.translate(api.load(source), lines)]

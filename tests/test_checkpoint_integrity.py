@@ -129,7 +129,7 @@ def test_reversed_labels_of_the_builtin_classifier_are_refused_by_the_cli(tmp_pa
 
 
 def test_the_builtin_models_are_format_3_and_predict_as_before() -> None:
-    for name in ("generate", "classify", "translate"):
+    for name in ("generate", "classify", "translate", "tag"):
         raw = (PRETRAINED / f"{name}.safetensors").read_bytes()
         header = json.loads(raw[8 : 8 + _header_size(raw)])
         meta = json.loads(header["__metadata__"]["rnncli"])

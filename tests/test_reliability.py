@@ -6,7 +6,7 @@ file or place, no traceback and no internal error, nothing on stdout, and that n
 was written or changed (the case's own directory, and the trained runs it reads).
 
 The commands run in-process through the real entry point (`rnncli.cli.main.run`), which
-keeps 150 cases to seconds; tests/test_cli.py and tests/test_faults.py run the real
+keeps the 238 cases to seconds; tests/test_cli.py and tests/test_faults.py run the real
 process for what only a process shows (signals, exit on a closed pipe).
 docs/RELIABILITY.md lists these cases as a table.
 """

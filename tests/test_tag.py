@@ -263,3 +263,32 @@ def test_plain_tags_train_without_entities(tmp_path: Path) -> None:
     assert got.tags == ["N", "X", "X", "N", "X"] and got.entities == []
     line = _one_error(rnn("tag", "-m", str(loaded.path), "-f", "spans", stdin="x\n"), code=2)
     assert "entity" in line
+
+
+def test_trains_on_several_files(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path)
+    data = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+    first, second = (
+        _conll(tmp_path / "a.conll", SENTENCES[:2]),
+        _conll(tmp_path / "b.conll", SENTENCES[2:]),
+    )
+    data["data"]["train"] = [str(first), {"file": str(second), "repeat": 3}]
+    data["training"].update(max_steps=2, batch_size=1)
+    recipe.write_text(yaml.safe_dump(data), encoding="utf-8")
+    loaded = api.load(api.train(recipe))
+    assert loaded.state.train_sentences == len(SENTENCES)  # distinct sentences
+    assert loaded.state.train_tokens == sum(len(s.split()) for s, _ in SENTENCES)
+    plan = tg.prepare(loaded.recipe, tmp_path, loaded.state)
+    assert plan.num_batches(0) == 2 + 3 * 4  # the second file's sentences count 3 times
+    # held out from the distinct sentences first, so no copy is on both sides
+    spec = loaded.recipe.model_copy(deep=True)
+    spec.data.valid, spec.data.valid_fraction = None, 0.5
+    assert tg.prepare(spec, tmp_path, loaded.state).num_batches(0) < 2 + 3 * 4 - 2
+
+
+def test_builtin_named_entity_model() -> None:
+    """The WNUT-17 model tags the issue's example without --model (a fixed model)."""
+    line = "Tim Cook visited Paris with the Apple team\n"
+    res = rnn("tag", "-f", "spans", stdin=line, check=True)
+    assert res.stdout.startswith("person\tTim Cook\t") and res.stdout.count("\n") == 1
+    assert "built-in tag model" in res.stderr

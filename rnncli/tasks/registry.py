@@ -43,7 +43,7 @@ register("generate", "rnncli.tasks.generate", builtin="generate.safetensors")
 register("classify", "rnncli.tasks.classify", builtin="classify.safetensors")
 register("forecast", "rnncli.tasks.forecast")
 register("translate", "rnncli.tasks.translate", builtin="translate.safetensors")
-register("tag", "rnncli.tasks.tag")
+register("tag", "rnncli.tasks.tag", builtin="tag.safetensors")
 
 
 def names() -> list[str]:

@@ -29,9 +29,21 @@ TAG_PATTERN = (
 )
 
 
+class TrainFile(Section):
+    file: str = Field(description="CoNLL or JSONL file of tagged sentences.")
+    repeat: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description="Times each of its training sentences counts per epoch (oversample a "
+        "small in-domain set); its held-out share is taken first and counted once.",
+    )
+
+
 class TagData(Section):
-    train: str | list[str] = Field(
-        description="Tagged sentences: CoNLL columns or JSONL; a list of files is read as one."
+    train: str | list[str | TrainFile] = Field(
+        description="Tagged sentences: CoNLL columns or JSONL; a list of files is read as one "
+        "({file: F, repeat: N} counts a file's training sentences N times)."
     )
     valid: str | None = Field(None, description="Validation file; else `valid_fraction`.")
     valid_fraction: float = Field(
@@ -79,7 +91,12 @@ class TagData(Section):
 
     @property
     def train_files(self) -> list[str]:
-        return [self.train] if isinstance(self.train, str) else list(self.train)
+        return [f.file for f in self.train_parts]
+
+    @property
+    def train_parts(self) -> list[TrainFile]:
+        items = [self.train] if isinstance(self.train, str) else self.train
+        return [TrainFile(file=f) if isinstance(f, str) else f for f in items]
 
     @field_validator("tag_column")
     @classmethod
@@ -116,6 +133,7 @@ class TagModel(ModelSection):
 
 
 class TagTraining(TrainingSection):
+    epochs: int = Field(30, ge=1, description="Passes over the training data.")
     batch_size: int = Field(32, ge=1, le=1 << 20, description="Sentences per update.")
     monitor: Literal["valid_f1", "valid_accuracy", "valid_loss"] = Field(
         "valid_f1", description="Metric that picks the best checkpoint and stops early."

@@ -277,17 +277,23 @@ def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
 
 def prepare(recipe: TagRecipe, run_dir: Path, state: TaskData | None) -> TrainPlan:
     d, t = recipe.data, recipe.training
-    sentences = [s for path in d.train_files for s in checked_sentences(path, d)]
+    parts = d.train_parts
+    read = [checked_sentences(part.file, d) for part in parts]
+    sentences = [s for part in read for s in part]
+    copies = [part.repeat for part, got in zip(parts, read, strict=True) for _ in got]
     if d.valid:
-        train, valid = sentences, checked_sentences(d.valid, d)
+        train_idx, valid = list(range(len(sentences))), checked_sentences(d.valid, d)
     else:
-        tr, va = _split(len(sentences), d.valid_fraction, t.rng_seed)
-        train, valid = [sentences[i] for i in tr], [sentences[i] for i in va]
+        train_idx, va = _split(len(sentences), d.valid_fraction, t.rng_seed)
+        valid = [sentences[i] for i in va]
+    # a repeated file's held-out sentences were taken above, once: no copy in both parts
+    unique = [sentences[i] for i in train_idx]
+    train = [sentences[i] for i in train_idx for _ in range(copies[i])]
     if not valid:
         raise DataError("no validation sentences: set data.valid or raise data.valid_fraction")
     fresh = state is None
     if state is None:
-        state = make_state(recipe, train)
+        state = make_state(recipe, unique)  # a repeated word is still seen once
         check_header_room(state.to_json(), run_dir)
     codec = Codec(state)
     where = ", ".join(d.train_files)
@@ -300,7 +306,6 @@ def prepare(recipe: TagRecipe, run_dir: Path, state: TaskData | None) -> TrainPl
         init_embeddings(model, codec, recipe.model)
     if recipe.model.freeze_embeddings:
         model.embedding.weight.requires_grad_(False)
-    lengths = [len(w) for w, _, _ in train_x]
 
     def batches(epoch: int, start: int = 0) -> Iterator[tuple[Tensor, ...]]:
         order = bucketed(train_y, t.batch_size, t.rng_seed, epoch)  # type: ignore[arg-type]
@@ -331,7 +336,8 @@ def prepare(recipe: TagRecipe, run_dir: Path, state: TaskData | None) -> TrainPl
             **({"valid_f1": m["f1"]} if "f1" in m else {}),
         }
 
-    meta = {**state.to_json(), "train_sentences": len(train), "train_tokens": sum(lengths)}
+    tokens = sum(len(s.tokens) for s in unique)
+    meta = {**state.to_json(), "train_sentences": len(unique), "train_tokens": tokens}
     return TrainPlan(
         model=model,
         batches=batches,
