@@ -73,8 +73,13 @@ def tagger_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize(
     "model",
-    [{"crf": True}, {"crf": False, "char_features": "lstm"}, {"char_features": "none"}],
-    ids=["crf-cnn", "softmax-charlstm", "crf-nochars"],
+    [
+        {"crf": True},
+        {"crf": False, "char_features": "lstm"},
+        {"char_features": "none"},
+        {"cell": "gru", "num_layers": 2},
+    ],
+    ids=["crf-cnn", "softmax-charlstm", "crf-nochars", "gru-2-layers"],
 )
 def test_overfits_one_batch(tmp_path: Path, model: dict) -> None:
     run = api.train(_recipe(tmp_path, model))
@@ -292,3 +297,19 @@ def test_builtin_named_entity_model() -> None:
     res = rnn("tag", "-f", "spans", stdin=line, check=True)
     assert res.stdout.startswith("person\tTim Cook\t") and res.stdout.count("\n") == 1
     assert "built-in tag model" in res.stderr
+
+
+def test_pretrained_vectors_initialise_the_word_embeddings(tmp_path: Path) -> None:
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text(
+        "anna " + " ".join(["0.5"] * 16) + "\nberlin " + " ".join(["-0.5"] * 16) + "\n"
+    )
+    recipe = _recipe(tmp_path, {"pretrained_vectors": str(vectors), "freeze_embeddings": True})
+    data = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+    data["training"]["max_steps"] = 3
+    recipe.write_text(yaml.safe_dump(data), encoding="utf-8")
+    loaded = api.load(api.train(recipe))
+    index = {w: i for i, w in enumerate(loaded.state.vocab)}
+    weight = loaded.model.embedding.weight
+    assert torch.allclose(weight[index["anna"]], torch.full((16,), 0.5))  # frozen: unchanged
+    assert torch.allclose(weight[index["berlin"]], torch.full((16,), -0.5))

@@ -49,7 +49,9 @@ def evaluate(
     last test_size steps of every series (MAE, RMSE, MAPE, sMAPE, MASE) beside the
     naive and seasonal-naive baselines. translate: BLEU and chrF (sacrebleu) of beam
     search, token accuracy and perplexity, on a TSV of pairs (source<TAB>target) or on
-    a source file with --references.
+    a source file with --references. tag: token accuracy, entity precision/recall/F1
+    overall and per type (exact spans, as conlleval and seqeval) and the confusion of
+    entity types, on a CoNLL or JSONL file.
 
     --format json prints the metrics on stdout; otherwise a table goes to stderr.
     """

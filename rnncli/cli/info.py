@@ -77,6 +77,10 @@ def _data_line(data: dict) -> str:
     train = data["data"].get("train")
     if isinstance(train, dict):  # translation from two files
         train = f"{train.get('source')} + {train.get('target')}"
+    if isinstance(train, list):  # a tagger's several files, some repeated
+        train = " + ".join(
+            f if isinstance(f, str) else f"{f.get('file')} x{f.get('repeat', 1)}" for f in train
+        )
     if data.get("train_pairs") is not None:
         return f"{train} ({data['train_pairs']:,} training pairs)"
     return f"{train} ({data['train_tokens'] or 0:,} training tokens)"

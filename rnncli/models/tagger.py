@@ -39,8 +39,9 @@ class CharCNN(nn.Module):
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
         """chars (words, length) with 0 as padding, lengths (words,) -> (words, filters)."""
         pad = torch.arange(chars.shape[1], device=chars.device)[None, :] >= lengths[:, None]
-        x = self.embedding(chars).masked_fill(pad[..., None], 0.0)  # zeros, as conv pads
-        x = self.conv(x.transpose(1, 2))  # (words, filters, length)
+        # id 0 (padding) reads a zero row whatever the stored one holds: zeros, as conv pads
+        weight = self.embedding.weight.index_fill(0, chars.new_zeros(1), 0.0)
+        x = self.conv(F.embedding(chars, weight).transpose(1, 2))  # (words, filters, length)
         return x.masked_fill(pad[:, None, :], float("-inf")).amax(dim=2)
 
 
