@@ -8,12 +8,34 @@ Binary word2vec files are refused (they are not text).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rnncli.data.text import iter_lines, open_input
 from rnncli.errors import DataError, excerpt
+
+
+def init_embedding(weight: Any, path: Path, index: dict[str, int], lowercase: bool) -> None:
+    """Copy the vocabulary's rows of a vectors file into an embedding weight (a torch
+    tensor, vocab x dim), with a note of how many words were found; none is an error."""
+    import torch
+
+    rows, vectors = load_vectors(path, index, weight.shape[1], lowercase)
+    n = len(index) - 1  # <unk> has no vector
+    logging.getLogger("rnncli").info(
+        "pretrained vectors: %d of %d words (%.1f%%) found in %s",
+        len(rows),
+        n,
+        100.0 * len(rows) / max(n, 1),
+        path,
+    )
+    if len(rows) == 0:
+        raise DataError(f"no word of the vocabulary is in {path}: wrong file or lowercase?")
+    with torch.no_grad():
+        weight[torch.from_numpy(rows)] = torch.from_numpy(vectors)
 
 
 def load_vectors(

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from rnncli.data.batching import bucketed, by_length, chunks, pad_batch
 from rnncli.data.tables import read_labelled
-from rnncli.data.vectors import load_vectors
+from rnncli.data.vectors import init_embedding
 from rnncli.data.vocab import Tokenizer, Vocab
 from rnncli.errors import DataError
 from rnncli.models.builders import build_classifier
@@ -254,21 +254,7 @@ def init_embeddings(model: Classifier, codec: Codec, section: ClassifyModel) -> 
     """Copy the vocabulary's rows of a local GloVe/word2vec file into the embedding."""
     assert section.pretrained_vectors is not None
     path = Path(section.pretrained_vectors)
-    rows, vectors = load_vectors(
-        path, codec.vocab.index, section.embedding_dim, codec.tokenizer.lowercase
-    )
-    with torch.no_grad():
-        model.embedding.weight[torch.from_numpy(rows)] = torch.from_numpy(vectors)
-    n = len(codec.vocab) - 1
-    log.info(
-        "pretrained vectors: %d of %d words (%.1f%%) found in %s",
-        len(rows),
-        n,
-        100.0 * len(rows) / max(n, 1),
-        path,
-    )
-    if len(rows) == 0:
-        raise DataError(f"no word of the vocabulary is in {path}: wrong file or lowercase?")
+    init_embedding(model.embedding.weight, path, codec.vocab.index, codec.tokenizer.lowercase)
 
 
 def score(

@@ -33,7 +33,7 @@ from rnncli.data.tagging import (
     spans,
     to_scheme,
 )
-from rnncli.data.vectors import load_vectors
+from rnncli.data.vectors import init_embedding
 from rnncli.data.vocab import Vocab
 from rnncli.errors import DataError
 from rnncli.models.tagger import Tagger
@@ -355,11 +355,7 @@ def init_embeddings(model: Tagger, codec: Codec, section: TagModel) -> None:
     """Copy the vocabulary's rows of a local GloVe/word2vec file into the word embedding."""
     assert section.pretrained_vectors is not None
     path = Path(section.pretrained_vectors)
-    rows, vectors = load_vectors(path, codec.vocab.index, section.embedding_dim, codec.lowercase)
-    if len(rows) == 0:
-        raise DataError(f"no word of the vocabulary is in {path}: wrong file or lowercase?")
-    with torch.no_grad():
-        model.embedding.weight[torch.from_numpy(rows)] = torch.from_numpy(vectors)
+    init_embedding(model.embedding.weight, path, codec.vocab.index, codec.lowercase)
 
 
 def predict(
