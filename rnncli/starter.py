@@ -614,7 +614,7 @@ def _generate(path: Path, notes: list[str]) -> dict[str, Any]:
 
 
 def _tag(path: Path, notes: list[str]) -> dict[str, Any]:
-    from rnncli.data.tagging import iter_conll, read_jsonl, violations
+    from rnncli.data.tagging import iter_conll, read_jsonl, violations, well_formed
 
     lines, truncated = _sample_lines(path)
     jsonl = path.suffix in (".jsonl", ".json") or path.suffixes[-2:-1] in ([".jsonl"], [".json"])
@@ -630,9 +630,7 @@ def _tag(path: Path, notes: list[str]) -> dict[str, Any]:
         notes.append(f"format: conll, {width} columns; the tag is the last (data.tag_column: -1)")
     tags = [s.tags for s in sentences]
     found: dict[str, Any] = {"scheme": "none"}
-    shaped = all(
-        t == "O" or (len(t) > 2 and t[1] == "-" and t[0] in "BIES") for ts in tags for t in ts
-    )
+    shaped = all(well_formed(t, "iobes") for ts in tags for t in ts)
     if shaped:
         for scheme in ("iob2", "iobes", "iob1"):
             if not any(violations(ts, scheme) for ts in tags):

@@ -246,6 +246,11 @@ def spans(tags: Sequence[str], scheme: str) -> list[tuple[str, int, int]]:
     return found
 
 
+def well_formed(tag: str, scheme: str) -> bool:
+    """`O` or `<prefix>-<type>` with a prefix of the scheme (B/I; IOBES also E/S)."""
+    return _parse(tag, scheme) is not None
+
+
 def _parse(tag: str, scheme: str) -> Parsed:
     if tag == "O":
         return OUTSIDE

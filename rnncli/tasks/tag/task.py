@@ -10,6 +10,7 @@ time, sorted by length, tagged and written back in input order.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -32,6 +33,7 @@ from rnncli.data.tagging import (
     read_tagged,
     spans,
     to_scheme,
+    well_formed,
 )
 from rnncli.data.vectors import init_embedding
 from rnncli.data.vocab import Vocab
@@ -43,6 +45,7 @@ from rnncli.tasks.task_data import StoredData, TokenPattern, Unique, Vocabulary
 from rnncli.training.checkpoint import check_header_room
 from rnncli.training.trainer import TrainPlan
 
+log = logging.getLogger("rnncli")
 name = "tag"
 Scheme = Literal["iob1", "iob2", "iobes", "none"]
 # (word ids (n,), character ids (n, letters) with 0 as padding, letters per word (n,))
@@ -67,7 +70,7 @@ class TaskData(StoredData):
     def _schemes(self) -> TaskData:
         if (self.scheme == "none") != (self.data_scheme == "none"):
             raise ValueError("scheme: plain tags and an entity scheme do not mix")
-        bad = [t for t in self.tags if not re.fullmatch(r"O|[BIES]-.+", t)]
+        bad = [t for t in self.tags if not well_formed(t, "iobes")]  # iobes: any prefix
         if self.scheme != "none" and bad:
             raise ValueError(f"tags: {bad[0]!r} is not O or B-/I-/E-/S-TYPE")
         return self
@@ -150,9 +153,10 @@ class Codec:
         return np.asarray([self.tag_index.get(t, 0) for t in tags], dtype=np.int64)
 
     def _known(self, tag: str) -> bool:
-        if self.data_scheme == "none":
+        """A tag of the data's scheme whose entity type the model knows (I-X after B-X)."""
+        if self.data_scheme == "none" or not well_formed(tag, self.data_scheme):
             return False
-        return tag == "O" or (len(tag) > 2 and tag[1] == "-" and tag[2:] in self.types)
+        return tag == "O" or tag.partition("-")[2] in self.types
 
     def user_tags(self, ids: Iterable[int]) -> list[str]:
         """Model ids -> tags in the data's scheme."""
@@ -223,9 +227,7 @@ def checked_sentences(path: str, d: TagData) -> list[Sentence]:
     """Sentences whose tags are valid in the data's scheme (or repaired, if asked)."""
     sentences, repaired = check_tags(read_sentences(path, d), d.scheme, path, d.repair)
     if repaired:
-        import logging
-
-        logging.getLogger("rnncli").warning(
+        log.warning(
             "%s: %d sentence(s) had invalid %s tags and were repaired", path, repaired, d.scheme
         )
     return sentences
@@ -358,17 +360,23 @@ def init_embeddings(model: Tagger, codec: Codec, section: TagModel) -> None:
     init_embedding(model.embedding.weight, path, codec.vocab.index, codec.lowercase)
 
 
+def _scored(
+    model: nn.Module, items: list[Encoded], batch_size: int
+) -> Iterator[tuple[np.ndarray, Tensor, Tensor, Tensor]]:
+    """(positions, tag scores, mask, lengths) of length-sorted batches of `items`."""
+    device = next(model.parameters()).device
+    for idx in by_length([len(w) for w, _, _ in items], batch_size):
+        tokens, lens, chars, sizes = (x.to(device) for x in make_batch([items[i] for i in idx]))
+        yield idx, model(tokens, lens, chars, sizes), mask_of(lens, tokens.shape[1], device), lens
+
+
 def predict(
     model: nn.Module, items: list[Encoded], batch_size: int, confidence: bool = False
 ) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """(tag ids, probability of each chosen tag or None) per sentence, in input order."""
     out: list[tuple[np.ndarray, np.ndarray | None]] = [(np.zeros(0, np.int64), None)] * len(items)
-    device = next(model.parameters()).device
     with torch.inference_mode():
-        for idx in by_length([len(w) for w, _, _ in items], batch_size):
-            tokens, lens, chars, sizes = (x.to(device) for x in make_batch([items[i] for i in idx]))
-            scores = model(tokens, lens, chars, sizes)
-            mask = mask_of(lens, tokens.shape[1], device)
+        for idx, scores, mask, _ in _scored(model, items, batch_size):
             best, probs = model.decode(scores, mask, confidence)  # type: ignore[operator]
             chosen = probs.gather(-1, best[..., None])[..., 0].cpu().numpy() if confidence else None
             best = best.cpu().numpy()
@@ -386,19 +394,19 @@ def score(
     gold: list[list[str]],
     batch_size: int,
 ) -> dict[str, Any]:
-    """Mean loss per token, token accuracy and (entity schemes) entity P/R/F1 per type."""
-    device = next(model.parameters()).device
+    """Mean loss per token, token accuracy and (entity schemes) entity P/R/F1 per type,
+    from one forward pass per batch (the loss and the decoding share its scores)."""
     total, tokens_seen = 0.0, 0
+    pred: list[list[str]] = [[] for _ in xs]
     with torch.inference_mode():
-        for idx in by_length([len(w) for w, _, _ in xs], batch_size):
-            tokens, lens, chars, sizes = (x.to(device) for x in make_batch([xs[i] for i in idx]))
-            scores = model(tokens, lens, chars, sizes)
-            mask = mask_of(lens, tokens.shape[1], device)
-            tags = pad_tags([ys[i] for i in idx], tokens.shape[1]).to(device)
+        for idx, scores, mask, lens in _scored(model, xs, batch_size):
+            tags = pad_tags([ys[i] for i in idx], mask.shape[1]).to(mask.device)
             n = int(lens.sum())
             total += float(model.loss(scores, tags, mask)) * n  # type: ignore[operator]
             tokens_seen += n
-    pred = [codec.user_tags(ids.tolist()) for ids, _ in predict(model, xs, batch_size)]
+            best = model.decode(scores, mask, False)[0].cpu().numpy()  # type: ignore[operator]
+            for row, i in enumerate(idx.tolist()):
+                pred[i] = codec.user_tags(best[row, : len(xs[i][0])].tolist())
     metrics = evaluate_tags(gold, pred, codec.data_scheme)
     return {"loss": total / max(tokens_seen, 1), **metrics}
 
