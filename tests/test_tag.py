@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
 from rnncli import api
 from rnncli.data.tagging import allowed_transitions, violations
-from rnncli.models.tagger import Tagger
+from rnncli.models.tagger import Tagger, TaggerEnsemble
 from rnncli.tasks.tag import task as tg
 
 from .conftest import rnn
@@ -78,8 +80,9 @@ def tagger_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"crf": False, "char_features": "lstm"},
         {"char_features": "none"},
         {"cell": "gru", "num_layers": 2},
+        {"ensemble": 2},
     ],
-    ids=["crf-cnn", "softmax-charlstm", "crf-nochars", "gru-2-layers"],
+    ids=["crf-cnn", "softmax-charlstm", "crf-nochars", "gru-2-layers", "ensemble"],
 )
 def test_overfits_one_batch(tmp_path: Path, model: dict) -> None:
     run = api.train(_recipe(tmp_path, model))
@@ -96,25 +99,28 @@ def test_iobes_model_speaks_the_data_scheme(tmp_path: Path) -> None:
     assert [" ".join(t.tags) for t in got] == [tags for _, tags in SENTENCES]  # ... says IOB2
 
 
-def _random_tagger(char_features: str, crf: bool) -> Tagger:
+def _random_tagger(char_features: str, crf: bool, members: int = 1) -> Tagger | TaggerEnsemble:
     tags = ["O", "B-a", "I-a", "B-b", "I-b"]
     torch.manual_seed(0)
-    model = Tagger(
-        30,
-        20,
-        len(tags),
-        8,
-        6,
-        char_features=char_features,
-        char_dim=5,
-        char_hidden=4,
-        crf=crf,
-        allowed=allowed_transitions(tags, "iob2"),
-    ).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p))  # strong random scores (the CRF's too)
-    return model
+    taggers = []
+    for _ in range(members):
+        model = Tagger(
+            30,
+            20,
+            len(tags),
+            8,
+            6,
+            char_features=char_features,
+            char_dim=5,
+            char_hidden=4,
+            crf=crf,
+            allowed=allowed_transitions(tags, "iob2"),
+        ).eval()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))  # strong random scores (the CRF's too)
+        taggers.append(model)
+    return taggers[0] if members == 1 else TaggerEnsemble(taggers).eval()
 
 
 def _encoded(lengths: list[int], seed: int = 0) -> list[tg.Encoded]:
@@ -132,10 +138,14 @@ def _encoded(lengths: list[int], seed: int = 0) -> list[tg.Encoded]:
 
 
 @pytest.mark.threads
-@pytest.mark.parametrize("char_features", ["cnn", "lstm", "none"])
+@pytest.mark.parametrize(
+    ("char_features", "members"), [("cnn", 1), ("lstm", 1), ("none", 1), ("cnn", 3)]
+)
 @pytest.mark.parametrize("crf", [True, False])
-def test_padding_never_changes_a_tag_or_probability(char_features: str, crf: bool) -> None:
-    model = _random_tagger(char_features, crf)
+def test_padding_never_changes_a_tag_or_probability(
+    char_features: str, crf: bool, members: int
+) -> None:
+    model = _random_tagger(char_features, crf, members)
     items = _encoded([4, 11, 1, 7])
     together = tg.predict(model, items, 8, confidence=True)
     for i, item in enumerate(items):
@@ -146,9 +156,10 @@ def test_padding_never_changes_a_tag_or_probability(char_features: str, crf: boo
         )
 
 
+@pytest.mark.parametrize("members", [1, 3])
 @pytest.mark.parametrize("crf", [True, False])
-def test_decoding_never_emits_an_invalid_bio_sequence(crf: bool) -> None:
-    model = _random_tagger("cnn", crf)
+def test_decoding_never_emits_an_invalid_bio_sequence(crf: bool, members: int) -> None:
+    model = _random_tagger("cnn", crf, members)
     tags = ["O", "B-a", "I-a", "B-b", "I-b"]
     results = tg.predict(model, _encoded([1, 2, 3, 5, 8, 13] * 20, seed=3), 16)
     seen_i = False
@@ -157,6 +168,37 @@ def test_decoding_never_emits_an_invalid_bio_sequence(crf: bool) -> None:
         assert violations(sequence, "iob2") == [], sequence
         seen_i |= any(t.startswith("I-") for t in sequence)
     assert seen_i  # the check is not vacuous
+
+
+@pytest.mark.parametrize("crf", [True, False])
+def test_an_ensemble_decodes_on_its_members_mean_scores(crf: bool) -> None:
+    one = _random_tagger("cnn", crf)
+    items = _encoded([3, 9, 5], seed=4)
+    # copies of one tagger: the mean is the tagger itself
+    same = TaggerEnsemble([one, copy.deepcopy(one)]).eval()
+    for (a, pa), (b, pb) in zip(
+        tg.predict(one, items, 8, True), tg.predict(same, items, 8, True), strict=True
+    ):
+        assert a.tolist() == b.tolist()
+        np.testing.assert_allclose(pa, pb, atol=1e-5)
+    # two different taggers: Viterbi over the mean emissions under the mean CRF
+    pair = _random_tagger("cnn", crf, members=2)
+    batch = [torch.as_tensor(x) for x in tg.make_batch(items)]
+    with torch.no_grad():
+        scores = pair(*batch)
+        mask = tg.mask_of(batch[1], batch[0].shape[1], torch.device("cpu"))
+        got = pair.decode(scores, mask, False)[0]
+        if crf:
+            mean = copy.deepcopy(pair.members[0].crf)
+            for name in ("start", "end", "transitions"):
+                getattr(mean, name).copy_(
+                    (getattr(pair.members[0].crf, name) + getattr(pair.members[1].crf, name)) / 2
+                )
+            want = mean.viterbi(scores.mean(0), mask)[0]
+        else:
+            logp = scores.log_softmax(-1).mean(0)
+            want = pair.members[0].crf.viterbi(logp, mask)[0]
+    assert torch.equal(got[mask], want[mask])
 
 
 def test_round_trip_through_the_checkpoint(tagger_run: Path, tmp_path: Path) -> None:
@@ -289,6 +331,15 @@ def test_trains_on_several_files(tmp_path: Path) -> None:
     spec = loaded.recipe.model_copy(deep=True)
     spec.data.valid, spec.data.valid_fraction = None, 0.5
     assert tg.prepare(spec, tmp_path, loaded.state).num_batches(0) < 2 + 3 * 4 - 2
+
+
+def test_a_file_can_set_its_own_held_out_share() -> None:
+    parts = [tg.TrainFile(file="a"), tg.TrainFile(file="b", repeat=2, valid_fraction=0.5)]
+    train, valid = tg.held_out(parts, [10, 8], 0.0, seed=7)
+    assert len(valid) == 4 and all(i >= 10 for i in valid)  # half of b, nothing of a
+    assert sorted(train + valid) == list(range(18))
+    pooled = [tg.TrainFile(file="a"), tg.TrainFile(file="b")]
+    assert tg.held_out(pooled, [10, 8], 0.5, seed=7) == tg._split(18, 0.5, 7)  # as before
 
 
 def test_builtin_named_entity_model() -> None:

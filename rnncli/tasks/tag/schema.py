@@ -38,6 +38,13 @@ class TrainFile(Section):
         description="Times each of its training sentences counts per epoch (oversample a "
         "small in-domain set); its held-out share is taken first and counted once.",
     )
+    valid_fraction: float | None = Field(
+        None,
+        ge=0.0,
+        lt=1.0,
+        description="Share of this file held out for validation (fixed seed), instead of "
+        "data.valid_fraction: validate on the file closest to the data you will tag.",
+    )
 
 
 class TagData(Section):
@@ -125,6 +132,13 @@ class TagModel(ModelSection):
     )
     word_dropout: float = Field(
         0.05, ge=0.0, lt=1.0, description="Share of words replaced by <unk> in training."
+    )
+    ensemble: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="Taggers trained side by side that decode as one (mean scores): steadier "
+        "on small data, each one costs its time again.",
     )
     pretrained_vectors: str | None = Field(
         None, description="Local GloVe or word2vec text file to initialise the word embeddings."

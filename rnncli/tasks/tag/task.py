@@ -38,9 +38,9 @@ from rnncli.data.tagging import (
 from rnncli.data.vectors import init_embedding
 from rnncli.data.vocab import Vocab
 from rnncli.errors import DataError
-from rnncli.models.tagger import Tagger
+from rnncli.models.tagger import Tagger, TaggerEnsemble
 from rnncli.tasks import Loaded, Report, metric_table
-from rnncli.tasks.tag.schema import TAG_PATTERN, TagData, TagModel, TagRecipe
+from rnncli.tasks.tag.schema import TAG_PATTERN, TagData, TagModel, TagRecipe, TrainFile
 from rnncli.tasks.task_data import StoredData, TokenPattern, Unique, Vocabulary
 from rnncli.training.checkpoint import check_header_room
 from rnncli.training.trainer import TrainPlan
@@ -196,7 +196,13 @@ def mask_of(lengths: Tensor, time: int, device: torch.device) -> Tensor:
     return torch.arange(time, device=device)[None, :] < lengths.to(device)[:, None]
 
 
-def build_model(model: TagModel, state: TaskData) -> Tagger:
+def build_model(model: TagModel, state: TaskData) -> Tagger | TaggerEnsemble:
+    if model.ensemble > 1:
+        return TaggerEnsemble([_tagger(model, state) for _ in range(model.ensemble)])
+    return _tagger(model, state)
+
+
+def _tagger(model: TagModel, state: TaskData) -> Tagger:
     return Tagger(
         vocab_size=len(state.vocab),
         num_chars=len(state.chars) + 1,
@@ -277,6 +283,23 @@ def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
     return sorted(perm[cut:].tolist()), sorted(perm[:cut].tolist())
 
 
+def held_out(
+    parts: list[TrainFile], sizes: list[int], fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Training and held-out indices into the files' sentences, concatenated: one seeded
+    split of the pool, or, when a file sets its own valid_fraction, one per file."""
+    if all(part.valid_fraction is None for part in parts):
+        return _split(sum(sizes), fraction, seed)
+    train, valid, start = [], [], 0
+    for part, n in zip(parts, sizes, strict=True):
+        share = fraction if part.valid_fraction is None else part.valid_fraction
+        tr, va = _split(n, share, seed)
+        train += [start + i for i in tr]
+        valid += [start + i for i in va]
+        start += n
+    return train, valid
+
+
 def prepare(recipe: TagRecipe, run_dir: Path, state: TaskData | None) -> TrainPlan:
     d, t = recipe.data, recipe.training
     parts = d.train_parts
@@ -286,7 +309,7 @@ def prepare(recipe: TagRecipe, run_dir: Path, state: TaskData | None) -> TrainPl
     if d.valid:
         train_idx, valid = list(range(len(sentences))), checked_sentences(d.valid, d)
     else:
-        train_idx, va = _split(len(sentences), d.valid_fraction, t.rng_seed)
+        train_idx, va = held_out(parts, [len(r) for r in read], d.valid_fraction, t.rng_seed)
         valid = [sentences[i] for i in va]
     # a repeated file's held-out sentences were taken above, once: no copy in both parts
     unique = [sentences[i] for i in train_idx]
@@ -307,7 +330,8 @@ def prepare(recipe: TagRecipe, run_dir: Path, state: TaskData | None) -> TrainPl
     if fresh and recipe.model.pretrained_vectors:
         init_embeddings(model, codec, recipe.model)
     if recipe.model.freeze_embeddings:
-        model.embedding.weight.requires_grad_(False)
+        for embedding in model.embeddings:
+            embedding.weight.requires_grad_(False)
 
     def batches(epoch: int, start: int = 0) -> Iterator[tuple[Tensor, ...]]:
         order = bucketed(train_y, t.batch_size, t.rng_seed, epoch)  # type: ignore[arg-type]
@@ -353,11 +377,15 @@ def prepare(recipe: TagRecipe, run_dir: Path, state: TaskData | None) -> TrainPl
     )
 
 
-def init_embeddings(model: Tagger, codec: Codec, section: TagModel) -> None:
-    """Copy the vocabulary's rows of a local GloVe/word2vec file into the word embedding."""
+def init_embeddings(model: Tagger | TaggerEnsemble, codec: Codec, section: TagModel) -> None:
+    """Copy the vocabulary's rows of a local GloVe/word2vec file into the word embeddings."""
     assert section.pretrained_vectors is not None
     path = Path(section.pretrained_vectors)
-    init_embedding(model.embedding.weight, path, codec.vocab.index, codec.lowercase)
+    first, *others = model.embeddings
+    init_embedding(first.weight, path, codec.vocab.index, codec.lowercase)
+    with torch.no_grad():  # an ensemble reads the file once
+        for embedding in others:
+            embedding.weight.copy_(first.weight)
 
 
 def _scored(
