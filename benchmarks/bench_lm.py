@@ -40,7 +40,7 @@ from clock import StepClock  # noqa: E402
 RECIPE = ROOT / "recipes" / "shakespeare.yaml"
 
 
-def rnncli_training(steps: int, tmp: Path) -> float:
+def rnncli_training(steps: int, tmp: Path, device: str = "cpu", amp: bool = False) -> float:
     recipe = load_recipe(
         RECIPE,
         [
@@ -48,7 +48,8 @@ def rnncli_training(steps: int, tmp: Path) -> float:
             "training.eval_every=100000",
             "training.checkpoint_every=100000",
             "training.eval_max_batches=1",
-            "training.device=cpu",
+            f"training.device={device}",
+            f"training.mixed_precision={str(amp).lower()}",
         ],
     )
     torch.manual_seed(0)
@@ -72,17 +73,21 @@ class HandLM(nn.Module):
         return self.out(self.drop(y)), state
 
 
-def hand_training(steps: int) -> float:
+def hand_training(steps: int, device: str = "cpu", amp: bool = False) -> float:
+    """The same model, batch and window in a plain loop; on CUDA with `amp`, under
+    bf16 autocast (what a user would write on a GPU that has it)."""
     recipe = load_recipe(RECIPE)
     m, t = recipe.model, recipe.training
     text = (ROOT / recipe.data.train).read_text()
     chars = sorted(set(text))
     ids = torch.tensor([chars.index(c) for c in text[:400_000]], dtype=torch.long)
     rows = (len(ids) - 1) // t.batch_size
-    x_all = ids[: rows * t.batch_size].view(t.batch_size, rows)
-    y_all = ids[1 : rows * t.batch_size + 1].view(t.batch_size, rows)
+    x_all = ids[: rows * t.batch_size].view(t.batch_size, rows).to(device)
+    y_all = ids[1 : rows * t.batch_size + 1].view(t.batch_size, rows).to(device)
     torch.manual_seed(0)
     model = HandLM(len(chars) + 1, m.embedding_dim, m.hidden_size, m.num_layers, m.dropout)
+    model.to(device)
+    cast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
     state, marks = None, []
     for step in range(steps):
@@ -91,8 +96,9 @@ def hand_training(steps: int) -> float:
         y = y_all[:, col : col + t.seq_length]
         if state is not None:
             state = tuple(s.detach() for s in state)
-        logits, state = model(x, state)
-        loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+        with cast:
+            logits, state = model(x, state)
+            loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), t.clip_grad_norm)

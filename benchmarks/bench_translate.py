@@ -85,33 +85,42 @@ class HandSeq2Seq(nn.Module):
         dec, _ = self.dec(self.drop(self.emb(tgt_in)), h0)
         keys = self.wk(memory)
         scores = self.v(torch.tanh(self.wq(dec)[:, :, None] + keys[:, None])).squeeze(-1)
-        mask = torch.arange(src.shape[1])[None, :] < lengths[:, None]
+        steps = torch.arange(src.shape[1], device=src.device)
+        mask = steps[None, :] < lengths.to(src.device)[:, None]
         weights = scores.masked_fill(~mask[:, None], float("-inf")).softmax(-1)
         ctx = torch.bmm(weights, memory)
         att = torch.tanh(self.combine(torch.cat([ctx, dec], -1)))
         return self.out(self.drop(att))
 
 
-def hand_training(batches: list, recipe, vocab: int, steps: int) -> float:  # type: ignore[no-untyped-def]
+def hand_training(  # type: ignore[no-untyped-def]
+    batches: list, recipe, vocab: int, steps: int, device: str = "cpu", amp: bool = False
+) -> float:
+    """The batches already on the device (lengths stay on the CPU, as packing wants);
+    with `amp`, bf16 autocast on CUDA."""
     m, t = recipe.model, recipe.training
     torch.manual_seed(0)
-    model = HandSeq2Seq(vocab, m.embedding_dim, m.hidden_size, m.dropout, tr.PAD_ID)
+    model = HandSeq2Seq(vocab, m.embedding_dim, m.hidden_size, m.dropout, tr.PAD_ID).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
+    counts = [int((b[3] != tr.PAD_ID).sum()) for b in batches]
+    batches = [(s.to(device), n, g.to(device), y.to(device)) for s, n, g, y in batches]
+    cast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp)
     marks, units = [], 0
     for step in range(steps):
         src, lengths, given, gold = batches[step % len(batches)]
-        logits = model(src, lengths, given)
-        loss = F.cross_entropy(
-            logits.reshape(-1, vocab),
-            gold.reshape(-1),
-            ignore_index=tr.PAD_ID,
-            label_smoothing=t.label_smoothing,
-        )
+        with cast:
+            logits = model(src, lengths, given)
+            loss = F.cross_entropy(
+                logits.reshape(-1, vocab).float(),
+                gold.reshape(-1),
+                ignore_index=tr.PAD_ID,
+                label_smoothing=t.label_smoothing,
+            )
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), t.clip_grad_norm)
         opt.step()
-        units += int((gold != tr.PAD_ID).sum())
+        units += counts[step % len(batches)]
         if (step + 1) % 10 == 0:
             float(loss.detach())
             marks.append((time.perf_counter(), units))
