@@ -454,3 +454,16 @@ def test_a_run_stored_before_the_split_key_keeps_its_split() -> None:
     stored = {"task": "translate", "data": {"train": "pairs.tsv"}}
     assert validate_recipe(stored, stored=True).data.split == "by_pair"  # type: ignore[attr-defined]
     assert validate_recipe(stored).data.split == "by_source"  # type: ignore[attr-defined]
+
+
+def test_init_range_sets_every_weight_uniform_and_keeps_padding_zero() -> None:
+    from rnncli.models.builders import build_seq2seq
+    from rnncli.tasks.translate.schema import TranslateModel
+
+    section = TranslateModel(init_range=0.1, share_embeddings=True, tie_embeddings=True)
+    model = build_seq2seq(section, 50, 50, tr.PAD_ID)
+    for name, p in model.named_parameters():
+        assert float(p.abs().max()) <= 0.1, name
+    assert float(model.source_embedding.weight[tr.PAD_ID].abs().max()) == 0.0
+    default = build_seq2seq(TranslateModel(), 50, 50, tr.PAD_ID)
+    assert float(default.source_embedding.weight.abs().max()) > 1.0  # torch's N(0, 1)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from rnncli.config import ModelSection, RecurrentSection
 from rnncli.models.classifier import Classifier
 from rnncli.models.forecaster import Forecaster, point_index
@@ -66,7 +68,7 @@ def build_forecaster(
 
 
 def build_seq2seq(section: Any, source_vocab: int, target_vocab: int, pad_id: int) -> Seq2Seq:
-    return Seq2Seq(
+    model = Seq2Seq(
         source_vocab=source_vocab,
         target_vocab=target_vocab,
         embedding_dim=section.embedding_dim,
@@ -79,3 +81,11 @@ def build_seq2seq(section: Any, source_vocab: int, target_vocab: int, pad_id: in
         pad_id=pad_id,
         **_recurrent(section),
     )
+    scale = getattr(section, "init_range", None)
+    if scale:  # every weight uniform in [-scale, scale], as Luong et al. and OpenNMT-py
+        with torch.no_grad():
+            for p in model.parameters():
+                p.uniform_(-scale, scale)
+            for embedding in (model.source_embedding, model.target_embedding):
+                embedding.weight[pad_id].zero_()
+    return model

@@ -106,6 +106,13 @@ class TranslateModel(RecurrentSection):
     share_embeddings: bool = Field(
         False, description="Encoder and decoder embeddings shared (needs data.joint_vocab)."
     )
+    init_range: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description="Initialise every weight uniformly in [-r, r] (Luong et al., OpenNMT-py: "
+        "0.1); null: PyTorch's defaults (N(0, 1) embeddings).",
+    )
 
 
 class TranslateTraining(TrainingSection):
