@@ -66,13 +66,15 @@ def make_split(work: Path) -> dict[str, list[tuple[str, str]]]:
 
 
 def segment(work: Path, sets: dict[str, list[tuple[str, str]]]) -> object:
-    """The joint 8k BPE rnncli learns, applied to the peer's files."""
+    """The joint BPE rnncli learns from these training pairs (its own make_state, as the
+    recipe says), applied to the peer's files."""
+    from rnncli.config import load_recipe
     from rnncli.data.vocab import Tokenizer
+    from rnncli.tasks.translate import task as tr
 
-    src = [s for s, _ in sets["train"]]
-    tgt = [t for _, t in sets["train"]]
-    recipe_side = {"model": "bpe", "vocab_size": 8000}
-    bpe = Tokenizer.train(src + tgt, recipe_side["model"], recipe_side["vocab_size"])
+    recipe = load_recipe(RECIPE)
+    state = tr.make_state(recipe.data, sets["train"])  # type: ignore[arg-type]
+    bpe = Tokenizer.from_json(state["source"]["tokenizer"])
     for name, pairs in sets.items():
         for side, texts in (("en", [s for s, _ in pairs]), ("fr", [t for _, t in pairs])):
             with open(work / f"{name}.bpe.{side}", "w", encoding="utf-8") as handle:
