@@ -181,8 +181,12 @@ class TaggerEnsemble(nn.Module):
         self.use_crf = members[0].use_crf
 
     @property
+    def taggers(self) -> list[Tagger]:
+        return list(self.members)  # type: ignore[arg-type]
+
+    @property
     def embeddings(self) -> list[nn.Embedding]:
-        return [m.embedding for m in self.members]  # type: ignore[union-attr]
+        return [m.embedding for m in self.taggers]
 
     def forward(
         self, tokens: Tensor, lengths: Tensor, chars: Tensor, char_lengths: Tensor
@@ -190,12 +194,12 @@ class TaggerEnsemble(nn.Module):
         return torch.stack([m(tokens, lengths, chars, char_lengths) for m in self.members])
 
     def loss(self, scores: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
-        losses = [m.loss(s, tags, mask) for m, s in zip(self.members, scores, strict=True)]  # type: ignore[operator]
+        losses = [m.loss(s, tags, mask) for m, s in zip(self.taggers, scores, strict=True)]
         return torch.stack(losses).mean()
 
     def crf(self) -> CRF:
         """One CRF whose start, end and transition scores are the members' means."""
-        first: CRF = self.members[0].crf  # type: ignore[assignment]
+        first = self.taggers[0].crf
         mean = CRF(first.num_tags).to(first.start.device)
         mean.start_ok, mean.transitions_ok, mean.end_ok = (
             first.start_ok,
@@ -204,7 +208,7 @@ class TaggerEnsemble(nn.Module):
         )
         with torch.no_grad():
             for name in ("start", "end", "transitions"):
-                stacked = torch.stack([getattr(m.crf, name) for m in self.members])
+                stacked = torch.stack([getattr(m.crf, name) for m in self.taggers])
                 getattr(mean, name).copy_(stacked.mean(0))
         return mean
 
@@ -220,4 +224,4 @@ class TaggerEnsemble(nn.Module):
             return crf.viterbi(emissions, mask)[0], probs
         logp = scores.log_softmax(-1).mean(0)
         probs = logp.softmax(-1) * mask[..., None] if probabilities else None
-        return self.members[0].crf.viterbi(logp, mask)[0], probs  # type: ignore[operator]
+        return self.taggers[0].crf.viterbi(logp, mask)[0], probs
