@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from rnncli.models.crf import CRF, Allowed
+from rnncli.models.crf import CRF, Allowed, stacked_nll
 
 LENGTHS = [4, 1, 3, 2, 4]  # mixed lengths, padded to 4 with garbage
 
@@ -120,6 +120,27 @@ def test_score_nll_and_gradients(k: int, masked: bool) -> None:
     for grad in (emissions.grad, *(p.grad for p in crf.parameters())):
         assert grad is not None and torch.isfinite(grad).all()
     assert emissions.grad is not None and (emissions.grad[~mask] == 0).all()
+
+
+@pytest.mark.parametrize(("k", "masked"), CASES)
+def test_stacked_nll_is_each_crf_on_its_own_emissions(k: int, masked: bool) -> None:
+    crfs = [random_crf(k, masked, seed) for seed in (0, 5, 6)]
+    emissions = torch.stack([random_batch(k, seed)[0] for seed in (1, 3, 4)])
+    mask = random_batch(k)[1]
+    tags = torch.randint(0, k, mask.shape, generator=torch.Generator().manual_seed(2))
+    emissions.requires_grad_(True)
+    stacked = stacked_nll(crfs, emissions, tags, mask)
+    stacked.sum().backward()
+    got = [emissions.grad.clone()] + [p.grad.clone() for c in crfs for p in c.parameters()]
+    emissions.grad = None
+    for c in crfs:
+        c.zero_grad()
+    alone = torch.stack([c.nll(e, tags, mask) for c, e in zip(crfs, emissions, strict=True)])
+    alone.sum().backward()
+    want = [emissions.grad] + [p.grad for c in crfs for p in c.parameters()]
+    torch.testing.assert_close(stacked, alone, atol=1e-9, rtol=1e-12)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, atol=1e-9, rtol=1e-9)
 
 
 def test_viterbi_never_takes_a_forbidden_move() -> None:

@@ -201,6 +201,20 @@ def test_an_ensemble_decodes_on_its_members_mean_scores(crf: bool) -> None:
     assert torch.equal(got[mask], want[mask])
 
 
+@pytest.mark.parametrize("crf", [True, False])
+def test_an_ensemble_loss_is_its_members_mean_loss(crf: bool) -> None:
+    pair = _random_tagger("cnn", crf, members=3)
+    items = _encoded([3, 9, 5, 1], seed=6)
+    batch = [torch.as_tensor(x) for x in tg.make_batch(items)]
+    mask = tg.mask_of(batch[1], batch[0].shape[1], torch.device("cpu"))
+    tags = torch.randint(0, 5, mask.shape, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        scores = pair(*batch)
+        got = pair.loss(scores, tags, mask)
+        each = [m.loss(s, tags, mask) for m, s in zip(pair.taggers, scores, strict=True)]
+    torch.testing.assert_close(got, torch.stack(each).mean(), atol=1e-5, rtol=1e-5)
+
+
 def test_round_trip_through_the_checkpoint(tagger_run: Path, tmp_path: Path) -> None:
     """The F1 the trainer measured on valid is what the saved model scores on it."""
     loaded = api.load(tagger_run)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnncli.models.crf import CRF
+from rnncli.models.crf import CRF, stacked_nll
 from rnncli.models.recurrent import RecurrentStack
 
 CHAR_FEATURES = ("cnn", "lstm", "none")
@@ -194,8 +194,14 @@ class TaggerEnsemble(nn.Module):
         return torch.stack([m(tokens, lengths, chars, char_lengths) for m in self.members])
 
     def loss(self, scores: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
-        losses = [m.loss(s, tags, mask) for m, s in zip(self.taggers, scores, strict=True)]
-        return torch.stack(losses).mean()
+        """The members' mean loss, all members in one computation (one CRF recursion)."""
+        tokens = mask.sum().clamp(min=1) * len(self.members)
+        if self.use_crf:
+            crfs = [m.crf for m in self.taggers]
+            return stacked_nll(crfs, scores.float(), tags, mask).sum() / tokens
+        picked = scores[:, mask].float()  # (members, tokens, tags)
+        gold = tags[mask].repeat(len(self.members))
+        return F.cross_entropy(picked.flatten(0, 1), gold, reduction="sum") / tokens
 
     def crf(self) -> CRF:
         """One CRF whose start, end and transition scores are the members' means."""
