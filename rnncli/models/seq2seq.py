@@ -250,6 +250,8 @@ class Seq2Seq(nn.Module):
             out, _ = self.decoder.rnn(emb, self.decoder.join_state(state.layers))
             hidden, _ = self._output(out, state.memory, state.keys, state.mask)
             return self._logits(hidden)
+        if teacher_forcing >= 1.0:  # input feeding: a loop over time, but only the cell
+            return self._logits(self._fed_states(state, target_in))
         step = self.stepper()
         logits: list[Tensor] = []
         tokens = target_in[:, 0]
@@ -263,6 +265,22 @@ class Seq2Seq(nn.Module):
             step_logits, state = step(tokens, state)
             logits.append(step_logits)
         return torch.stack(logits, dim=1)
+
+    def _fed_states(self, state: DecoderState, target_in: Tensor) -> Tensor:
+        """Teacher-forced input feeding -> attentional states (B, T, H). What `stepper`
+        computes token by token, with the embeddings looked up before the loop and the
+        output layer left to one product over all steps after it (the loop holds only
+        the cell and the attention)."""
+        assert state.feed is not None
+        cell = self.decoder.stepper()
+        emb = self.dropout(self.target_embedding(target_in))
+        layers, feed = state.layers, state.feed
+        states: list[Tensor] = []
+        for t in range(target_in.shape[1]):
+            out, layers = cell(torch.cat([emb[:, t], feed], dim=-1), layers)
+            feed = self._output(out[:, None], state.memory, state.keys, state.mask)[0][:, 0]
+            states.append(feed)
+        return torch.stack(states, dim=1)
 
     def stepper(self) -> Callable[[Tensor, DecoderState], tuple[Tensor, DecoderState]]:
         """step(tokens (B,), state) -> logits (B, V), new state: one target token."""
