@@ -60,8 +60,20 @@ def stacked_nll(crfs: list[CRF], emissions: Tensor, tags: Tensor, mask: Tensor) 
         for part in zip(*(c._scores(flat) for c in crfs), strict=True)
     )
     mask, tags = mask.repeat(members, 1), tags.repeat(members, 1)
-    log_z = torch.logsumexp(_alphas(flat, mask, start, trans)[:, -1] + end, dim=1)
-    return (log_z - _path_scores(flat, tags, mask, start, trans, end)).view(members, batch)
+    return _nll(flat, tags, mask, start, trans, end).view(members, batch)
+
+
+def _nll(
+    emissions: Tensor, tags: Tensor, mask: Tensor, start: Tensor, trans: Tensor, end: Tensor
+) -> Tensor:
+    """log_partition - path score (B,), for shared or per-row start, trans and end."""
+    log_z = _log_z(emissions, mask, start, trans, end)
+    return log_z - _path_scores(emissions, tags, mask, start, trans, end)
+
+
+def _log_z(emissions: Tensor, mask: Tensor, start: Tensor, trans: Tensor, end: Tensor) -> Tensor:
+    """Log of the sum over all tag sequences (B,)."""
+    return torch.logsumexp(_alphas(emissions, mask, start, trans)[:, -1] + end, dim=1)
 
 
 class CRF(nn.Module):
@@ -104,9 +116,7 @@ class CRF(nn.Module):
 
     def log_partition(self, emissions: Tensor, mask: Tensor) -> Tensor:
         """emissions (B, T, K), mask (B, T) bool -> log of the sum over all sequences (B,)."""
-        start, trans, end = self._scores(emissions)
-        alphas = _alphas(emissions, mask, start, trans)
-        return torch.logsumexp(alphas[:, -1] + end, dim=1)
+        return _log_z(emissions, mask, *self._scores(emissions))
 
     def score(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
         """Score of the given tag sequences (B,); tags (B, T) long, anything past the length."""
@@ -114,7 +124,7 @@ class CRF(nn.Module):
 
     def nll(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
         """Negative log-likelihood of the tags (B,): log_partition - score."""
-        return self.log_partition(emissions, mask) - self.score(emissions, tags, mask)
+        return _nll(emissions, tags, mask, *self._scores(emissions))
 
     def viterbi(self, emissions: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Best tags (B, T) long, 0 past each length, and the best path's score (B,)."""
