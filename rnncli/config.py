@@ -12,11 +12,12 @@ import copy
 import difflib
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -77,6 +78,21 @@ class ModelSection(RecurrentSection):
     tie_embeddings: bool = Field(False, description="Share input and output embeddings.")
 
 
+def _true_false_or_auto(value: Any) -> bool | str:
+    """true, false or auto; YAML's other spellings of a boolean as pydantic reads them."""
+    if isinstance(value, bool) or value == "auto":
+        return value
+    spelled = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
+    if isinstance(value, str) and value.lower() in spelled:
+        return spelled[value.lower()]
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError("must be true, false or auto")
+
+
+TrueFalseAuto = Annotated[bool | Literal["auto"], BeforeValidator(_true_false_or_auto)]
+
+
 class TrainingSection(Section):
     epochs: int = Field(10, ge=1, description="Passes over the training data.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many updates.")
@@ -129,7 +145,12 @@ class TrainingSection(Section):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
         "auto", description="auto: CUDA if any (several processes: one GPU each, LOCAL_RANK)."
     )
-    mixed_precision: bool = Field(False, description="Autocast on CUDA (bf16, else fp16).")
+    mixed_precision: TrueFalseAuto = Field(
+        False,
+        description="Autocast: bf16 (else fp16) on CUDA; bf16 on a CPU with bf16 units "
+        "(AMX or AVX512-BF16). true warns where it cannot help (other CPUs, where bf16 is "
+        "slower than fp32; MPS) and trains in fp32; auto does the same quietly.",
+    )
     threads: int | None = Field(None, ge=1, description="torch CPU threads; null=torch default.")
     tensorboard: bool = Field(
         False,

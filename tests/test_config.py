@@ -28,6 +28,21 @@ def test_defaults_are_filled() -> None:
     assert recipe.model.cell == "lstm"
 
 
+@pytest.mark.parametrize(
+    ("value", "read"), [(True, True), ("auto", "auto"), ("off", False), (0, False), ("on", True)]
+)
+def test_mixed_precision_is_true_false_or_auto(value: object, read: object) -> None:
+    recipe = validate_recipe({**BASE, "training": {"mixed_precision": value}})
+    assert recipe.training.mixed_precision == read
+
+
+def test_mixed_precision_rejects_other_values_in_one_line() -> None:
+    with pytest.raises(RecipeError) as info:
+        validate_recipe({**BASE, "training": {"mixed_precision": "fast"}})
+    assert "training.mixed_precision: must be true, false or auto (got 'fast')" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
 def test_unknown_key_gets_did_you_mean() -> None:
     with pytest.raises(RecipeError, match=r"training\.lrr: unknown key \(did you mean 'lr'\?\)"):
         validate_recipe({**BASE, "training": {"lrr": 0.1}})

@@ -152,3 +152,42 @@ def test_schedules() -> None:
     for value in (1.0, 0.9, 0.95, 0.95, 0.95):
         plateau.update(value)
     assert plateau.scale == 0.5
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_mixed_precision_on_cpu(
+    text_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, native: bool, caplog
+) -> None:
+    """bf16 autocast where the CPU has bf16 units (and it learns); else fp32 and a warning."""
+    import rnncli.training.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: native)
+    recipe = load_recipe(
+        write_recipe(tmp_path, text_file, model={"hidden_size": 32, "embedding_dim": 16})
+    )
+    plan = lm.prepare(recipe, tmp_path, None)
+    batch = next(iter(plan.batches(0, 0)))
+    losses: list[float] = []
+
+    def loss(model, b, carry):
+        value, n, _ = plan.loss(model, b, None)
+        losses.append(float(value.detach()))
+        return value, n, None
+
+    steps = 60
+    one = TrainPlan(plan.model, lambda e, s: iter([batch] * (steps - s)), lambda e: steps, loss,
+                    plan.evaluate, plan.meta)  # fmt: skip
+    cfg = TrainingSection(
+        epochs=1, lr=1e-2, eval_every=1000, checkpoint_every=1000, device="cpu",
+        mixed_precision=True,
+    )  # fmt: skip
+    trainer = Trainer(one, cfg, tmp_path, {"task": "generate", "recipe": recipe.model_dump()})
+    assert trainer.amp_dtype == (torch.bfloat16 if native else None)
+    assert ("no bf16 units" in caplog.text) is not native
+    quiet = TrainingSection(device="cpu", mixed_precision="auto")
+    caplog.clear()
+    auto = Trainer(one, quiet, tmp_path / "auto", {"task": "generate", "recipe": {}})
+    assert auto.amp_dtype == trainer.amp_dtype and "bf16" not in caplog.text
+    trainer.fit()
+    assert losses[-1] < 0.5 * losses[0]
+    assert all(p.dtype == torch.float32 for p in plan.model.parameters())  # master weights

@@ -6,6 +6,7 @@ import gzip
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -448,12 +449,18 @@ def test_held_out_sources_never_occur_in_training(tmp_path: Path) -> None:
     assert len(train) == 105 and {s for s, _ in test} & {s for s, _ in train}
 
 
-def test_a_run_stored_before_the_split_key_keeps_its_split() -> None:
+def test_a_run_stored_before_a_key_changed_keeps_what_it_used() -> None:
+    """Runs stored before the split and the OpenNMT-py-like model defaults keep theirs."""
     from rnncli.config import validate_recipe
 
-    stored = {"task": "translate", "data": {"train": "pairs.tsv"}}
-    assert validate_recipe(stored, stored=True).data.split == "by_pair"  # type: ignore[attr-defined]
-    assert validate_recipe(stored).data.split == "by_source"  # type: ignore[attr-defined]
+    stored = {"task": "translate", "data": {"train": "pairs.tsv"}, "model": {"cell": "gru"}}
+    old: Any = validate_recipe(stored, stored=True)
+    new: Any = validate_recipe(stored)
+    assert (old.data.split, new.data.split) == ("by_pair", "by_source")
+    was = (old.model.attention, old.model.input_feeding, old.model.bridge, old.model.init_range)
+    now = (new.model.attention, new.model.input_feeding, new.model.bridge, new.model.init_range)
+    assert was == ("additive", False, "linear", None)
+    assert now == ("general", True, "copy", 0.1)
 
 
 def test_init_range_sets_every_weight_uniform_and_keeps_padding_zero() -> None:
@@ -465,5 +472,6 @@ def test_init_range_sets_every_weight_uniform_and_keeps_padding_zero() -> None:
     for name, p in model.named_parameters():
         assert float(p.abs().max()) <= 0.1, name
     assert float(model.source_embedding.weight[tr.PAD_ID].abs().max()) == 0.0
-    default = build_seq2seq(TranslateModel(), 50, 50, tr.PAD_ID)
-    assert float(default.source_embedding.weight.abs().max()) > 1.0  # torch's N(0, 1)
+    assert TranslateModel().init_range == 0.1  # the default, as OpenNMT-py's
+    torch_init = build_seq2seq(TranslateModel(init_range=None), 50, 50, tr.PAD_ID)
+    assert float(torch_init.source_embedding.weight.abs().max()) > 1.0  # torch's N(0, 1)

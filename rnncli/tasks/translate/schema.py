@@ -96,18 +96,24 @@ class TranslateModel(RecurrentSection):
     num_layers: int = Field(1, ge=1, le=16, description="Layers of encoder and of decoder.")
     bidirectional: bool = Field(True, description="Read the source both ways.")
     attention: Literal["none", "dot", "general", "additive"] = Field(
-        "additive", description="none: the fixed-length context of the encoder's final state."
+        "general",
+        description="Luong's general (bilinear) score, dot, Bahdanau's additive; none: the "
+        "fixed-length context of the encoder's final state.",
     )
-    input_feeding: bool = Field(False, description="Feed the last attentional state back in.")
+    input_feeding: bool = Field(
+        True, description="Feed the last attentional state back in (needs attention)."
+    )
     bridge: Literal["linear", "copy", "zero"] = Field(
-        "linear", description="Encoder final state to decoder initial state."
+        "copy",
+        description="Encoder final state to decoder initial state: as it is (copy; both "
+        "directions joined), through a linear layer, or zeros.",
     )
     tie_embeddings: bool = Field(False, description="Decoder output layer = decoder embeddings.")
     share_embeddings: bool = Field(
         False, description="Encoder and decoder embeddings shared (needs data.joint_vocab)."
     )
     init_range: float | None = Field(
-        None,
+        0.1,
         gt=0.0,
         le=1.0,
         description="Initialise every weight uniformly in [-r, r] (Luong et al., OpenNMT-py: "
@@ -141,7 +147,14 @@ class TranslateRecipe(Section):
     output: str = Field("runs/translate", description="Run directory (made unique if taken).")
 
     # Runs stored before a key existed behaved as these values say (resume, load).
-    STORED_DEFAULTS: ClassVar[dict[str, Any]] = {"data.split": "by_pair"}
+    # what a run's stored recipe meant when it lacked a key added or changed since
+    STORED_DEFAULTS: ClassVar[dict[str, Any]] = {
+        "data.split": "by_pair",
+        "model.attention": "additive",
+        "model.input_feeding": False,
+        "model.bridge": "linear",
+        "model.init_range": None,
+    }
 
     @model_validator(mode="after")
     def _check(self) -> TranslateRecipe:
