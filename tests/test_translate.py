@@ -275,6 +275,9 @@ def test_recipe_checks(tmp_path: Path) -> None:
         load_recipe(path, ["model.atention=dot"])
     with pytest.raises(RecipeError, match="input_feeding"):
         load_recipe(path, ["model.attention=none", "model.input_feeding=true"])
+    # input feeding is on by default; without attention the default turns it off quietly
+    assert load_recipe(path, ["model.attention=none"]).model.input_feeding is False  # type: ignore[attr-defined]
+    assert load_recipe(path, ["model.attention=dot"]).model.input_feeding is True  # type: ignore[attr-defined]
 
 
 # -------------------------------------------------------------- learning
@@ -425,7 +428,7 @@ def classifier_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_builtin_english_to_french() -> None:
     proc = rnn("translate", "--beam", "5", stdin="I am cold.\n\nWhere is the station?\n")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["J'ai froid.", "", "Où est la gare ?"]
+    assert proc.stdout.splitlines() == ["J'ai froid.", "", "Où se trouve la gare ?"]
     assert "built-in translate model" in proc.stderr
 
 

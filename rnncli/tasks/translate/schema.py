@@ -166,7 +166,9 @@ class TranslateRecipe(Section):
         if m.bidirectional and m.hidden_size % 2:
             raise ValueError("model.hidden_size must be even with a bidirectional encoder")
         if m.attention == "none" and m.input_feeding:
-            raise ValueError("model.input_feeding needs an attention type other than none")
+            if "input_feeding" in m.model_fields_set:
+                raise ValueError("model.input_feeding needs an attention type other than none")
+            m.input_feeding = False  # the default follows: nothing to feed without attention
         if t.monitor == "valid_bleu" and not t.eval_bleu_sentences:
             raise ValueError("training.monitor valid_bleu needs training.eval_bleu_sentences > 0")
         if d.source_column == d.target_column:
