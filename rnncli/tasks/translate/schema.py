@@ -146,8 +146,7 @@ class TranslateRecipe(Section):
     training: TranslateTraining = Field(default_factory=lambda: TranslateTraining())
     output: str = Field("runs/translate", description="Run directory (made unique if taken).")
 
-    # Runs stored before a key existed behaved as these values say (resume, load).
-    # what a run's stored recipe meant when it lacked a key added or changed since
+    # Runs stored before a key existed or changed its default behaved as these say.
     STORED_DEFAULTS: ClassVar[dict[str, Any]] = {
         "data.split": "by_pair",
         "model.attention": "additive",
