@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
 )
 
@@ -78,16 +79,17 @@ class ModelSection(RecurrentSection):
     tie_embeddings: bool = Field(False, description="Share input and output embeddings.")
 
 
+_BOOLEAN = TypeAdapter(bool)
+
+
 def _true_false_or_auto(value: Any) -> bool | str:
-    """true, false or auto; YAML's other spellings of a boolean as pydantic reads them."""
-    if isinstance(value, bool) or value == "auto":
-        return value
-    spelled = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
-    if isinstance(value, str) and value.lower() in spelled:
-        return spelled[value.lower()]
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise ValueError("must be true, false or auto")
+    """auto, or a boolean as pydantic reads one (true, no, 1, off...): one clear message."""
+    if value == "auto":
+        return "auto"
+    try:
+        return _BOOLEAN.validate_python(value)
+    except ValidationError:
+        raise ValueError("must be true, false or auto") from None
 
 
 TrueFalseAuto = Annotated[bool | Literal["auto"], BeforeValidator(_true_false_or_auto)]
