@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
 
 from rnncli import api
+from rnncli.config import load_recipe
 from rnncli.models.forecaster import Forecaster
 from rnncli.tasks.forecast import task as fc
 
@@ -190,6 +192,31 @@ def test_cli_forecast_without_model(tmp_path: Path) -> None:
     lines = res.stdout.splitlines()
     assert lines[0] == "time,forecast" and lines[1].startswith("2006-01-01,") and len(lines) == 5
     assert "fitting the built-in forecast recipe" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("trend", "offset", "log", "scaling"),
+    [(1.0, 0.0, False, "mean"), (1.0, -150.0, False, "standard"), (20.0, 0.0, True, "standard")],
+)
+def test_the_built_in_recipe_fits_the_csv(
+    tmp_path: Path, trend: float, offset: float, log: bool, scaling: str
+) -> None:
+    """Log for positive data that grows, mean levels for other non-negative data, else
+    standardised; a Huber loss; a season of horizon; and it validates."""
+    csv = _monthly(tmp_path / "s.csv", n=60, trend=trend)
+    if offset:
+        frame = pd.read_csv(csv)
+        frame["Value"] += offset
+        frame.to_csv(csv, index=False)
+    recipe = api.default_forecast_recipe(csv, None)
+    data, model = recipe["data"], recipe["model"]
+    assert (data["log_transform"], data["scaling"]) == (log, scaling)
+    assert (data["horizon"], model["loss"]) == (12, "huber")
+    recipe["output"] = str(tmp_path / "run")
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    spec = load_recipe(path)
+    assert spec.model.loss == "huber" and spec.data.lookback is None
 
 
 def test_long_format_many_series(tmp_path: Path) -> None:

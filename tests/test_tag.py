@@ -13,7 +13,7 @@ import yaml
 
 from rnncli import api
 from rnncli.data.tagging import allowed_transitions, violations
-from rnncli.models.tagger import Tagger, TaggerEnsemble
+from rnncli.models.tagger import Tagger, TaggerEnsemble, char_kinds, word_case
 from rnncli.tasks.tag import task as tg
 
 from .conftest import rnn
@@ -81,8 +81,9 @@ def tagger_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"char_features": "none"},
         {"cell": "gru", "num_layers": 2},
         {"ensemble": 2},
+        {"char_features": "none", "case_features": True},
     ],
-    ids=["crf-cnn", "softmax-charlstm", "crf-nochars", "gru-2-layers", "ensemble"],
+    ids=["crf-cnn", "softmax-charlstm", "crf-nochars", "gru-2-layers", "ensemble", "case-only"],
 )
 def test_overfits_one_batch(tmp_path: Path, model: dict) -> None:
     run = api.train(_recipe(tmp_path, model))
@@ -99,7 +100,34 @@ def test_iobes_model_speaks_the_data_scheme(tmp_path: Path) -> None:
     assert [" ".join(t.tags) for t in got] == [tags for _, tags in SENTENCES]  # ... says IOB2
 
 
-def _random_tagger(char_features: str, crf: bool, members: int = 1) -> Tagger | TaggerEnsemble:
+def test_word_case_hand_made() -> None:
+    chars = ["<unk>", *"abAB12-"]
+    ids = {c: i + 1 for i, c in enumerate(chars)}
+    words = ["Ab", "AB", "aB", "ab", "a1", "12", "-", "B", "AbA", "-a"]
+    letters = torch.zeros(len(words), 3, dtype=torch.long)
+    for i, w in enumerate(words):
+        letters[i, : len(w)] = torch.tensor([ids[c] for c in w])
+    sizes = torch.tensor([len(w) for w in words])
+    kinds = torch.tensor(char_kinds(chars))[letters]
+    got = word_case(kinds, sizes).int().tolist()
+    # starts upper, all upper, mixed inside, all lower, a digit, all digits, no letter/digit
+    assert got == [
+        [1, 0, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0, 0, 0],
+        [0, 0, 1, 0, 0, 0, 0],
+        [0, 0, 0, 1, 0, 0, 0],
+        [0, 0, 0, 1, 1, 0, 0],
+        [0, 0, 0, 0, 1, 1, 0],
+        [0, 0, 0, 0, 0, 0, 1],
+        [1, 1, 0, 0, 0, 0, 0],
+        [1, 0, 1, 0, 0, 0, 0],
+        [0, 0, 0, 1, 0, 0, 0],
+    ]
+
+
+def _random_tagger(
+    char_features: str, crf: bool, members: int = 1, case: bool = False
+) -> Tagger | TaggerEnsemble:
     tags = ["O", "B-a", "I-a", "B-b", "I-b"]
     torch.manual_seed(0)
     taggers = []
@@ -115,6 +143,7 @@ def _random_tagger(char_features: str, crf: bool, members: int = 1) -> Tagger | 
             char_hidden=4,
             crf=crf,
             allowed=allowed_transitions(tags, "iob2"),
+            case_kinds=char_kinds(["<unk>", *"abcdefABCDEF012345"]) if case else None,
         ).eval()
         with torch.no_grad():
             for p in model.parameters():
@@ -139,13 +168,20 @@ def _encoded(lengths: list[int], seed: int = 0) -> list[tg.Encoded]:
 
 @pytest.mark.threads
 @pytest.mark.parametrize(
-    ("char_features", "members"), [("cnn", 1), ("lstm", 1), ("none", 1), ("cnn", 3)]
+    ("char_features", "members", "case"),
+    [
+        ("cnn", 1, False),
+        ("lstm", 1, False),
+        ("none", 1, False),
+        ("cnn", 3, False),
+        ("none", 1, True),
+    ],
 )
 @pytest.mark.parametrize("crf", [True, False])
 def test_padding_never_changes_a_tag_or_probability(
-    char_features: str, crf: bool, members: int
+    char_features: str, crf: bool, members: int, case: bool
 ) -> None:
-    model = _random_tagger(char_features, crf, members)
+    model = _random_tagger(char_features, crf, members, case)
     items = _encoded([4, 11, 1, 7])
     together = tg.predict(model, items, 8, confidence=True)
     for i, item in enumerate(items):

@@ -62,6 +62,49 @@ class CharLSTM(nn.Module):
         return torch.cat([h[0], h[1]], dim=-1)
 
 
+CASE_FEATURES = 7  # what `case_features` tells about each word (see `word_case`)
+_UPPER, _LOWER, _DIGIT = 1, 2, 3
+
+
+def char_kinds(chars: list[str]) -> list[int]:
+    """The kind of each character id (0 padding, then `chars` in id order): upper, lower,
+    digit or other (3, 4, ... as 0)."""
+    kinds = [0]
+    for c in chars:
+        one = len(c) == 1
+        if one and c.isupper():
+            kinds.append(_UPPER)
+        elif one and c.islower():
+            kinds.append(_LOWER)
+        elif one and c.isdigit():
+            kinds.append(_DIGIT)
+        else:
+            kinds.append(0)
+    return kinds
+
+
+def word_case(kinds: Tensor, lengths: Tensor) -> Tensor:
+    """Character kinds (words, length), padded with 0, and lengths -> (words, 7) of 0/1:
+    starts upper, all letters upper, mixed case inside, all lower, has a digit, all digits,
+    no letter or digit. Explicit, so the word's shape is known even when the char
+    features' window cannot tell the first letter from the others."""
+    upper = (kinds == _UPPER).sum(1)
+    lower = (kinds == _LOWER).sum(1)
+    digit = (kinds == _DIGIT).sum(1)
+    first_upper = kinds[:, 0] == _UPPER
+    letters = upper + lower
+    feats = [
+        first_upper,
+        (upper > 0) & (lower == 0),
+        (upper > 0) & (lower > 0) & ~(first_upper & (upper == 1)),
+        (lower > 0) & (upper == 0),
+        digit > 0,
+        (digit == lengths) & (lengths > 0),
+        letters + digit == 0,
+    ]
+    return torch.stack(feats, dim=1).float()
+
+
 class Tagger(nn.Module):
     def __init__(
         self,
@@ -82,6 +125,7 @@ class Tagger(nn.Module):
         crf: bool = True,
         allowed: Allowed | None = None,
         word_dropout: float = 0.0,
+        case_kinds: list[int] | None = None,
     ) -> None:
         super().__init__()
         if char_features not in CHAR_FEATURES:
@@ -93,6 +137,15 @@ class Tagger(nn.Module):
         elif char_features == "lstm":
             self.chars = CharLSTM(num_chars, char_dim, char_hidden)
         size = embedding_dim + (self.chars.output_size if self.chars is not None else 0)
+        # case_kinds: each char id's kind (`char_kinds`), to give words their case features
+        kinds = None
+        if case_kinds is not None:
+            if len(case_kinds) != num_chars:
+                raise ValueError(f"case_kinds has {len(case_kinds)} entries for {num_chars} chars")
+            kinds = torch.tensor(case_kinds, dtype=torch.long)
+            size += CASE_FEATURES
+        self.case_kinds: Tensor | None
+        self.register_buffer("case_kinds", kinds, persistent=False)  # rebuilt from the chars
         self.rnn = RecurrentStack(
             cell,
             size,
@@ -128,19 +181,29 @@ class Tagger(nn.Module):
         if self.training and self.word_dropout > 0:
             keep = torch.rand(tokens.shape, device=tokens.device) >= self.word_dropout
             tokens = tokens * keep
-        x = self.embedding(tokens)
+        parts = [self.embedding(tokens)]
+        real = char_lengths > 0
         if self.chars is not None:
-            real = char_lengths > 0
-            feats = self.chars(chars[real], char_lengths[real])
-            full = x.new_zeros(*tokens.shape, feats.shape[-1])
-            full[real] = feats.to(x.dtype)
-            x = torch.cat([x, full], dim=-1)
+            parts.append(
+                self._per_word(self.chars(chars[real], char_lengths[real]), real, parts[0])
+            )
+        if self.case_kinds is not None:
+            kinds = self.case_kinds[chars[real]]
+            parts.append(self._per_word(word_case(kinds, char_lengths[real]), real, parts[0]))
+        x = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
         packed = pack_padded_sequence(
             self.dropout(x), lengths.cpu(), batch_first=True, enforce_sorted=False
         )
         out, _ = self.rnn.rnn(packed, self.rnn.initial_state(tokens.shape[0], tokens.device))
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=tokens.shape[1])
         return self.head(self.dropout(out))
+
+    @staticmethod
+    def _per_word(feats: Tensor, real: Tensor, like: Tensor) -> Tensor:
+        """Features of the real words (words, k) -> (batch, time, k), zeros at padding."""
+        full = like.new_zeros(*real.shape, feats.shape[-1])
+        full[real] = feats.to(like.dtype)
+        return full
 
     def loss(self, scores: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
         """Mean loss per token: the CRF's negative log-likelihood, or cross-entropy."""

@@ -127,6 +127,11 @@ class TagModel(ModelSection):
         50, ge=1, le=MAX_UNITS, description="CNN filters, or char BiLSTM units per direction."
     )
     crf: bool = Field(True, description="Linear-chain CRF output layer; false: per-token softmax.")
+    case_features: bool = Field(
+        False,
+        description="Give each word its shape too (starts upper, all upper, mixed case, all "
+        "lower, digits, no letters), read from its characters as written.",
+    )
     scheme: Literal["data", "iob2", "iobes"] = Field(
         "data", description="Scheme the model predicts in (outputs use data.scheme)."
     )

@@ -38,7 +38,7 @@ from rnncli.data.tagging import (
 from rnncli.data.vectors import init_embedding
 from rnncli.data.vocab import Vocab
 from rnncli.errors import DataError
-from rnncli.models.tagger import Tagger, TaggerEnsemble
+from rnncli.models.tagger import Tagger, TaggerEnsemble, char_kinds
 from rnncli.tasks import Loaded, Report, metric_table
 from rnncli.tasks.tag.schema import TAG_PATTERN, TagData, TagModel, TagRecipe, TrainFile
 from rnncli.tasks.task_data import StoredData, TokenPattern, Unique, Vocabulary
@@ -221,6 +221,7 @@ def _tagger(model: TagModel, state: TaskData) -> Tagger:
         crf=model.crf,
         allowed=allowed_transitions(list(state.tags), state.scheme),
         word_dropout=model.word_dropout,
+        case_kinds=char_kinds(list(state.chars)) if model.case_features else None,
     )
 
 
