@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import torch
 import yaml
@@ -37,18 +36,9 @@ DATASETS = [
 ]
 
 
-def override(recipe: dict[str, Any], item: str) -> None:
-    key, value = item.split("=", 1)
-    *path, last = key.split(".")
-    node = recipe
-    for part in path:
-        node = node.setdefault(part, {})
-    node[last] = yaml.safe_load(value)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("overrides", nargs="*", help="dotted.key=value applied to the recipe")
+    parser.add_argument("overrides", nargs="*", help="dotted.key=value, as rnn train --set")
     args = parser.parse_args()
     torch.set_num_threads(1)
     for name, columns, horizon, test_size, metric, seeds in DATASETS:
@@ -58,13 +48,11 @@ def main() -> None:
             recipe = api.default_forecast_recipe(csv, horizon, **columns)
             recipe["data"]["test_size"] = test_size
             recipe["training"]["rng_seed"] = seed
-            for item in args.overrides:
-                override(recipe, item)
             with tempfile.TemporaryDirectory() as tmp:
                 recipe["output"] = str(Path(tmp) / "run")
                 path = Path(tmp) / "recipe.yaml"
                 path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-                metrics = api.evaluate(api.load(api.train(path, threads=1)), csv)
+                metrics = api.evaluate(api.load(api.train(path, args.overrides, threads=1)), csv)
             scores.append(metrics["model"][metric])
             classical = {
                 k: metrics[k][metric] for k in ("seasonal_naive", "ets", "theta") if k in metrics

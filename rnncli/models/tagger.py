@@ -67,8 +67,8 @@ _UPPER, _LOWER, _DIGIT = 1, 2, 3
 
 
 def char_kinds(chars: list[str]) -> list[int]:
-    """The kind of each character id (0 padding, then `chars` in id order): upper, lower,
-    digit or other (3, 4, ... as 0)."""
+    """The kind of each character id (id 0 pads, then `chars` in id order): upper, lower,
+    digit, or 0 for padding and every other character."""
     kinds = [0]
     for c in chars:
         one = len(c) == 1
@@ -183,13 +183,11 @@ class Tagger(nn.Module):
             tokens = tokens * keep
         parts = [self.embedding(tokens)]
         real = char_lengths > 0
+        letters, sizes = chars[real], char_lengths[real]  # the real words only
         if self.chars is not None:
-            parts.append(
-                self._per_word(self.chars(chars[real], char_lengths[real]), real, parts[0])
-            )
+            parts.append(self._per_word(self.chars(letters, sizes), real, parts[0]))
         if self.case_kinds is not None:
-            kinds = self.case_kinds[chars[real]]
-            parts.append(self._per_word(word_case(kinds, char_lengths[real]), real, parts[0]))
+            parts.append(self._per_word(word_case(self.case_kinds[letters], sizes), real, parts[0]))
         x = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
         packed = pack_padded_sequence(
             self.dropout(x), lengths.cpu(), batch_first=True, enforce_sorted=False

@@ -317,8 +317,8 @@ def default_recipe(
     (early stopping); a log transform when every value is positive and the series spans
     at least a factor of two (multiplicative growth is common in such data); otherwise,
     for non-negative data, each series divided by its mean level (counts and volumes of
-    very different sizes, as in panels), else standardised. The Huber loss: on the tourism
-    panel it beat AutoTheta for every seed where the squared error did so for one in three.
+    very different sizes, as in panels), else standardised. Huber loss: on the tourism
+    panel it beat AutoTheta with 3 seeds of 3, the squared error with 1 of 3.
     No horizon: one season of the frequency (12 for monthly data), 5 when there is none.
     """
     data = data_options({"train": str(train)}, target, time_column, id_column)
