@@ -2,8 +2,9 @@
 gave before the task refactor (stored in tests/fixtures/expected_outputs.json, recorded
 with `python -m tests.test_golden` on commit 68d4af2; the `classify` entries recorded
 again when the built-in classifier was retrained on SST-2's phrases, the `translate` ones
-when the built-in translator was retrained on the strict split, 2026-12-04). Compared within
-1e-5: a float computed on another CPU may differ in its last digits."""
+when the built-in translator was retrained on the strict split, 2026-12-04, the `generate`
+ones when the built-in generator was retrained from the 512-unit recipe, 2026-12-05).
+Compared within 1e-5: a float computed on another CPU may differ in its last digits."""
 
 from __future__ import annotations
 
