@@ -414,3 +414,30 @@ def test_pretrained_vectors_initialise_the_word_embeddings(tmp_path: Path) -> No
     weight = loaded.model.embedding.weight
     assert torch.allclose(weight[index["anna"]], torch.full((16,), 0.5))  # frozen: unchanged
     assert torch.allclose(weight[index["berlin"]], torch.full((16,), -0.5))
+
+
+def test_split_prefixes_reads_mentions_apart_everywhere(tmp_path: Path) -> None:
+    """Joined '@Anna' in training, raw text and an evaluated file all reach the model as
+    '@' 'Anna'; the offsets of raw text still point at the pieces."""
+    recipe = _recipe(tmp_path, split_prefixes="@#")
+    mentions = [*SENTENCES, ("thanks @Anna for #Berlin", "O B-per O B-loc")]
+    _conll(tmp_path / "train.conll", mentions)
+    data = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+    data["training"].update(max_steps=2, eval_every=1)
+    recipe.write_text(yaml.safe_dump(data), encoding="utf-8")
+    loaded = api.load(api.train(recipe))
+    assert loaded.state.split_prefixes == "@#"
+    assert "@" in loaded.state.vocab and "@anna" not in loaded.state.vocab
+    text = "hi @Anna  #x !"
+    tokens, offsets = tg.Codec(loaded.state).tokenize(text)
+    assert tokens == ["hi", "@", "Anna", "#", "x", "!"]
+    assert [text[a:b] for a, b in offsets] == tokens
+    assert len(next(api.tag(loaded, [text])).tags) == 6
+    metrics = api.evaluate(loaded, tmp_path / "train.conll")
+    assert metrics["tokens"] == sum(len(s.split()) for s, _ in mentions) + 2
+
+
+@pytest.mark.parametrize("symbols", ["a", "@ ", "_"])
+def test_split_prefixes_are_symbols(symbols: str) -> None:
+    with pytest.raises(ValueError, match="not a symbol"):
+        tg.TagData(train="x.conll", split_prefixes=symbols)

@@ -24,6 +24,8 @@ from rnncli.data.tagging import (
     read_tagged,
     repair,
     spans,
+    split_prefix,
+    split_prefixes,
     to_scheme,
     violations,
 )
@@ -386,3 +388,37 @@ def test_check_tags_rejects_tags_of_another_shape_even_when_repairing() -> None:
         assert "f.jsonl line 3, token 2: tag 'NN' is not O or B-/I-" in str(info.value)
         assert "data.scheme: none" in str(info.value)
     assert check_tags([sentence], "none", "f.jsonl") == ([sentence], 0)
+
+
+def test_split_prefix_hand_made() -> None:
+    assert split_prefix("@Bob", "@#") == ["@", "Bob"]
+    assert split_prefix("#tbt", "@#") == ["#", "tbt"]
+    assert split_prefix("@", "@#") == ["@"]  # a lone symbol stays
+    assert split_prefix("@#", "@#") == ["@#"]  # so does a run of symbols only
+    assert split_prefix("@Bob", "") == ["@Bob"]  # off
+    assert split_prefix("a@b", "@") == ["a@b"]  # only the front
+
+
+@pytest.mark.parametrize(
+    ("scheme", "tags", "want"),
+    [
+        ("iob2", "O B-per B-loc I-loc", "O O B-per O B-loc I-loc I-loc"),
+        ("iob1", "O I-per I-loc I-loc", "O O I-per O I-loc I-loc I-loc"),
+        ("iobes", "O S-per B-loc E-loc", "O O S-per O B-loc I-loc E-loc"),
+        ("none", "X N N N", "X N N N N N N"),
+    ],
+)
+def test_split_prefixes_keeps_every_entity(scheme: str, tags: str, want: str) -> None:
+    """'@Bob' starts an entity: the '@' stays out of it; '#x' goes on with one: inside."""
+    sentence = Sentence(["RT", "@Bob", "@New", "#x"], tags.split(), line=3)
+    got = split_prefixes(sentence, "@#", scheme)
+    assert got.tokens == ["RT", "@", "Bob", "@", "New", "#", "x"]
+    assert " ".join(got.tags) == want
+    assert got.line == 3 and not got.per_token  # errors name the sentence's first line
+    if scheme != "none":
+        assert [(k, " ".join(got.tokens[a:b])) for k, a, b in spans(got.tags, scheme)] == [
+            ("per", "Bob"),
+            ("loc", "New # x"),
+        ]
+    untouched = Sentence(["a", "@"], ["O", "O"], line=1)
+    assert split_prefixes(untouched, "@#", scheme) is untouched

@@ -306,6 +306,37 @@ def _from_spans(found: list[tuple[str, int, int]], length: int, scheme: str) -> 
     return out
 
 
+def split_prefix(token: str, prefixes: str) -> list[str]:
+    """`@name` -> ['@', 'name'] when '@' is one of `prefixes`; a token made of prefix
+    characters only (a lone '@', '##') stays whole."""
+    if prefixes and len(token) > 1 and token[0] in prefixes and token[1:].strip(prefixes):
+        return [token[0], token[1:]]
+    return [token]
+
+
+def split_prefixes(sentence: Sentence, prefixes: str, scheme: str) -> Sentence:
+    """The sentence with every `@name` token (see `split_prefix`) written as two, '@' and
+    'name'. The name keeps the token's place in its entity; the symbol lies outside an
+    entity that starts at the token and inside one that goes through it. Plain tags (scheme
+    none) give both pieces the token's tag. A changed sentence no longer has one token per
+    file line, so errors about it name the sentence's first line."""
+    pieces = [split_prefix(t, prefixes) for t in sentence.tokens]
+    if all(len(p) == 1 for p in pieces):
+        return sentence
+    tokens = [p for ps in pieces for p in ps]
+    tags: list[str] = []
+    if sentence.tags and scheme == "none":
+        tags = [tag for ps, tag in zip(pieces, sentence.tags, strict=True) for _ in ps]
+    elif sentence.tags:
+        ends, end = [], 0  # one past each old token's last piece, in the new tokens
+        for ps in pieces:
+            end += len(ps)
+            ends.append(end)
+        found = [(kind, ends[a] - 1, ends[b - 1]) for kind, a, b in spans(sentence.tags, scheme)]
+        tags = _from_spans(found, len(tokens), scheme)
+    return replace(sentence, tokens=tokens, tags=tags, per_token=False)
+
+
 def to_scheme(tags: Sequence[str], source: str, target: str) -> list[str]:
     """Tags of `source` rewritten in `target` with the same entities (see `spans`); plain
     tags (none) convert only to none."""

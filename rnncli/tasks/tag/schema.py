@@ -77,6 +77,12 @@ class TagData(Section):
     token_pattern: str | None = Field(
         None, description="Regex whose matches are the tokens of raw text; null=built-in."
     )
+    split_prefixes: str = Field(
+        "",
+        description="Symbols split off the front of a token, as the text you will tag writes "
+        "them: with '@#', '@name' is read as '@' 'name' (the name keeps the tag) in every "
+        "file and in raw text. WNUT-17 writes mentions joined in train, apart in dev and test.",
+    )
     min_freq: int = min_freq_field()
     max_size: int | None = max_size_field()
     max_word_length: int = Field(
@@ -88,6 +94,14 @@ class TagData(Section):
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
         return token_pattern(value)
+
+    @field_validator("split_prefixes")
+    @classmethod
+    def _symbols(cls, value: str) -> str:
+        bad = [c for c in value if c.isalnum() or c == "_" or c.isspace()]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a symbol: give characters such as '@#'")
+        return "".join(dict.fromkeys(value))
 
     @field_validator("train")
     @classmethod

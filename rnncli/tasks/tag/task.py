@@ -32,6 +32,8 @@ from rnncli.data.tagging import (
     evaluate_tags,
     read_tagged,
     spans,
+    split_prefix,
+    split_prefixes,
     to_scheme,
     well_formed,
 )
@@ -62,6 +64,7 @@ class TaskData(StoredData):
     data_scheme: Scheme  # what users read and write
     lowercase: bool = True
     token_pattern: TokenPattern | None = None
+    split_prefixes: str = ""  # symbols split off the front of a token (data.split_prefixes)
     max_word_length: int = Field(24, ge=1)
     train_sentences: int | None = Field(None, ge=0)
     train_tokens: int | None = Field(None, ge=0)
@@ -117,12 +120,19 @@ class Codec:
         self.data_scheme: str = state.data_scheme
         self.lowercase = state.lowercase
         self.pattern = re.compile(state.token_pattern or TAG_PATTERN)
+        self.split_prefixes = state.split_prefixes
         self.max_word_length = state.max_word_length
         self.types = set(entity_types(self.tags))
 
     def tokenize(self, text: str) -> tuple[list[str], list[tuple[int, int]]]:
-        found = [m for m in self.pattern.finditer(text) if m.end() > m.start()]
-        return [m.group() for m in found], [(m.start(), m.end()) for m in found]
+        tokens, offsets = [], []
+        for m in self.pattern.finditer(text):
+            start = m.start()
+            for piece in split_prefix(m.group(), self.split_prefixes) if m.end() > start else []:
+                tokens.append(piece)
+                offsets.append((start, start + len(piece)))
+                start += len(piece)
+        return tokens, offsets
 
     def encode(self, tokens: list[str]) -> Encoded:
         index, chars, cap = self.vocab.index, self.chars, self.max_word_length
@@ -231,13 +241,20 @@ def read_sentences(path: str | Path, d: TagData) -> list[Sentence]:
 
 
 def checked_sentences(path: str, d: TagData) -> list[Sentence]:
-    """Sentences whose tags are valid in the data's scheme (or repaired, if asked)."""
+    """Sentences whose tags are valid in the data's scheme (or repaired, if asked), with
+    `data.split_prefixes` applied after the check (so its errors name file lines)."""
     sentences, repaired = check_tags(read_sentences(path, d), d.scheme, path, d.repair)
     if repaired:
         log.warning(
             "%s: %d sentence(s) had invalid %s tags and were repaired", path, repaired, d.scheme
         )
-    return sentences
+    return split_all(sentences, d)
+
+
+def split_all(sentences: list[Sentence], d: TagData) -> list[Sentence]:
+    if not d.split_prefixes:
+        return sentences
+    return [split_prefixes(s, d.split_prefixes, d.scheme) for s in sentences]
 
 
 def make_state(recipe: TagRecipe, train: list[Sentence]) -> TaskData:
@@ -265,6 +282,7 @@ def make_state(recipe: TagRecipe, train: list[Sentence]) -> TaskData:
             "data_scheme": d.scheme,
             "lowercase": d.lowercase,
             "token_pattern": d.token_pattern,
+            "split_prefixes": d.split_prefixes,
             "max_word_length": d.max_word_length,
         }
     )
@@ -528,7 +546,7 @@ def test_source(recipe: TagRecipe, state: TaskData, run_dir: Path) -> Any:
 def evaluate(loaded: Loaded, source: Any) -> dict[str, Any]:
     d: TagData = loaded.recipe.data
     codec = Codec(loaded.state)
-    sentences = read_sentences(Path(source), d)
+    sentences = split_all(read_sentences(Path(source), d), d)
     xs, ys = encode_sentences(codec, sentences, str(source))
     metrics = score(loaded.model, codec, xs, ys, [s.tags for s in sentences], 128)
     metrics["sentences"] = len(sentences)
@@ -573,6 +591,8 @@ def describe(state: TaskData) -> dict[str, Any]:
     tokenizer = {"kind": "word", "lowercase": state.lowercase}
     if state.token_pattern:
         tokenizer["pattern"] = state.token_pattern
+    if state.split_prefixes:
+        tokenizer["split_prefixes"] = state.split_prefixes
     return {
         "vocab_size": len(state.vocab),
         "tokenizer": tokenizer,
