@@ -41,6 +41,11 @@ def hand_written(net: torch.nn.Module, state, lines: list[str], batch: int, out)
     words = {w: i for i, w in enumerate(state.vocab)}
     chars = {c: i + 1 for i, c in enumerate(state.chars)}
     tags, cap, lower = list(state.tags), state.max_word_length, state.lowercase
+    symbols = state.split_prefixes  # '@name' -> '@' 'name' where the model reads it so
+
+    def pieces(w: str) -> list[str]:
+        return [w[0], w[1:]] if len(w) > 1 and w[0] in symbols and w[1:].strip(symbols) else [w]
+
     members = getattr(net, "members", None)
     crf = net.crf if members is None else copy.deepcopy(members[0].crf)
     if members is not None:  # an ensemble: Viterbi on mean emissions under the mean CRF
@@ -52,7 +57,10 @@ def hand_written(net: torch.nn.Module, state, lines: list[str], batch: int, out)
     total = 0
     with torch.inference_mode():
         for g in range(0, len(lines), batch * 4):
-            group = [pattern.findall(line) for line in lines[g : g + batch * 4]]
+            group = [
+                [p for w in pattern.findall(line) for p in pieces(w)]
+                for line in lines[g : g + batch * 4]
+            ]
             order = sorted((i for i in range(len(group)) if group[i]), key=lambda i: len(group[i]))
             found: list[list[int]] = [[] for _ in group]
             for b in range(0, len(order), batch):

@@ -80,8 +80,9 @@ class TagData(Section):
     split_prefixes: str = Field(
         "",
         description="Symbols split off the front of a token, as the text you will tag writes "
-        "them: with '@#', '@name' is read as '@' 'name' (the name keeps the tag) in every "
-        "file and in raw text. WNUT-17 writes mentions joined in train, apart in dev and test.",
+        "them: with '@#', '@name' is read as '@' 'name' (the name keeps the tag) in the "
+        "recipe's files, in evaluation and in raw text (CoNLL input to `rnn tag` keeps its "
+        "tokens). WNUT-17 writes mentions joined in train, apart in dev and test.",
     )
     min_freq: int = min_freq_field()
     max_size: int | None = max_size_field()
