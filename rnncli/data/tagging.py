@@ -19,6 +19,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -328,10 +329,7 @@ def split_prefixes(sentence: Sentence, prefixes: str, scheme: str) -> Sentence:
     if sentence.tags and scheme == "none":
         tags = [tag for ps, tag in zip(pieces, sentence.tags, strict=True) for _ in ps]
     elif sentence.tags:
-        ends, end = [], 0  # one past each old token's last piece, in the new tokens
-        for ps in pieces:
-            end += len(ps)
-            ends.append(end)
+        ends = list(accumulate(len(ps) for ps in pieces))  # one past each token's pieces
         found = [(kind, ends[a] - 1, ends[b - 1]) for kind, a, b in spans(sentence.tags, scheme)]
         tags = _from_spans(found, len(tokens), scheme)
     return replace(sentence, tokens=tokens, tags=tags, per_token=False)

@@ -182,12 +182,14 @@ class Tagger(nn.Module):
             keep = torch.rand(tokens.shape, device=tokens.device) >= self.word_dropout
             tokens = tokens * keep
         parts = [self.embedding(tokens)]
-        real = char_lengths > 0
-        letters, sizes = chars[real], char_lengths[real]  # the real words only
-        if self.chars is not None:
-            parts.append(self._per_word(self.chars(letters, sizes), real, parts[0]))
-        if self.case_kinds is not None:
-            parts.append(self._per_word(word_case(self.case_kinds[letters], sizes), real, parts[0]))
+        if self.chars is not None or self.case_kinds is not None:
+            real = char_lengths > 0
+            letters, sizes = chars[real], char_lengths[real]  # the real words only
+            if self.chars is not None:
+                parts.append(self._per_word(self.chars(letters, sizes), real, parts[0]))
+            if self.case_kinds is not None:
+                case = word_case(self.case_kinds[letters], sizes)
+                parts.append(self._per_word(case, real, parts[0]))
         x = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
         packed = pack_padded_sequence(
             self.dropout(x), lengths.cpu(), batch_first=True, enforce_sorted=False

@@ -125,6 +125,9 @@ class Codec:
         self.types = set(entity_types(self.tags))
 
     def tokenize(self, text: str) -> tuple[list[str], list[tuple[int, int]]]:
+        if not self.split_prefixes:
+            found = [m for m in self.pattern.finditer(text) if m.end() > m.start()]
+            return [m.group() for m in found], [(m.start(), m.end()) for m in found]
         tokens, offsets = [], []
         for m in self.pattern.finditer(text):
             start = m.start()
@@ -248,13 +251,12 @@ def checked_sentences(path: str, d: TagData) -> list[Sentence]:
         log.warning(
             "%s: %d sentence(s) had invalid %s tags and were repaired", path, repaired, d.scheme
         )
-    return split_all(sentences, d)
+    return split_all(sentences, d.split_prefixes, d.scheme)
 
 
-def split_all(sentences: list[Sentence], d: TagData) -> list[Sentence]:
-    if not d.split_prefixes:
-        return sentences
-    return [split_prefixes(s, d.split_prefixes, d.scheme) for s in sentences]
+def split_all(sentences: list[Sentence], prefixes: str, scheme: str) -> list[Sentence]:
+    """`split_prefixes` on every sentence (none when `prefixes` is empty)."""
+    return [split_prefixes(s, prefixes, scheme) for s in sentences] if prefixes else sentences
 
 
 def make_state(recipe: TagRecipe, train: list[Sentence]) -> TaskData:
@@ -546,7 +548,7 @@ def test_source(recipe: TagRecipe, state: TaskData, run_dir: Path) -> Any:
 def evaluate(loaded: Loaded, source: Any) -> dict[str, Any]:
     d: TagData = loaded.recipe.data
     codec = Codec(loaded.state)
-    sentences = split_all(read_sentences(Path(source), d), d)
+    sentences = split_all(read_sentences(Path(source), d), codec.split_prefixes, d.scheme)
     xs, ys = encode_sentences(codec, sentences, str(source))
     metrics = score(loaded.model, codec, xs, ys, [s.tags for s in sentences], 128)
     metrics["sentences"] = len(sentences)
