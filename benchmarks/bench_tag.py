@@ -43,6 +43,10 @@ def hand_written(net: torch.nn.Module, state, lines: list[str], batch: int, out)
     tags, cap, lower = list(state.tags), state.max_word_length, state.lowercase
     symbols = state.split_prefixes  # '@name' -> '@' 'name' where the model reads it so
 
+    lists = list(state.gazetteers.values())  # word lists: flag the tokens of each match
+    entries = [set(e) for e in lists]
+    longest = max((e.count(" ") + 1 for known in lists for e in known), default=0)
+
     def pieces(w: str) -> list[str]:
         return [w[0], w[1:]] if len(w) > 1 and w[0] in symbols and w[1:].strip(symbols) else [w]
 
@@ -70,7 +74,15 @@ def hand_written(net: torch.nn.Module, state, lines: list[str], batch: int, out)
                 ids = np.zeros((len(idx), time_), dtype=np.int64)
                 letters = np.zeros((len(idx), time_, width), dtype=np.int64)
                 sizes = np.zeros((len(idx), time_), dtype=np.int64)
+                flags = np.zeros((len(idx), time_, len(lists)), dtype=np.float32)
                 for r, i in enumerate(idx):
+                    low = [w.lower() for w in group[i]]
+                    for a in range(len(low) if lists else 0):
+                        for b in range(a + 1, min(len(low), a + longest) + 1):
+                            key = " ".join(low[a:b])
+                            for k, known in enumerate(entries):
+                                if key in known:
+                                    flags[r, a:b, k] = 1.0
                     for j, w in enumerate(group[i]):
                         ids[r, j] = words.get(w.lower() if lower else w, 0)
                         cs = [chars.get(c, 1) for c in w[:cap]]
@@ -82,6 +94,7 @@ def hand_written(net: torch.nn.Module, state, lines: list[str], batch: int, out)
                     lengths,
                     torch.from_numpy(letters),
                     torch.from_numpy(sizes),
+                    torch.from_numpy(flags),
                 )
                 if members is not None:
                     scores = scores.mean(0)

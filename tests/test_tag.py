@@ -126,7 +126,7 @@ def test_word_case_hand_made() -> None:
 
 
 def _random_tagger(
-    char_features: str, crf: bool, members: int = 1, case: bool = False
+    char_features: str, crf: bool, members: int = 1, case: bool = False, lists: int = 0
 ) -> Tagger | TaggerEnsemble:
     tags = ["O", "B-a", "I-a", "B-b", "I-b"]
     torch.manual_seed(0)
@@ -144,6 +144,7 @@ def _random_tagger(
             crf=crf,
             allowed=allowed_transitions(tags, "iob2"),
             case_kinds=char_kinds(["<unk>", *"abcdefABCDEF012345"]) if case else None,
+            gazetteers=lists,
         ).eval()
         with torch.no_grad():
             for p in model.parameters():
@@ -152,7 +153,7 @@ def _random_tagger(
     return taggers[0] if members == 1 else TaggerEnsemble(taggers).eval()
 
 
-def _encoded(lengths: list[int], seed: int = 0) -> list[tg.Encoded]:
+def _encoded(lengths: list[int], seed: int = 0, lists: int = 0) -> list[tg.Encoded]:
     g = torch.Generator().manual_seed(seed)
     out = []
     for n in lengths:
@@ -162,27 +163,29 @@ def _encoded(lengths: list[int], seed: int = 0) -> list[tg.Encoded]:
         sizes = torch.randint(1, width + 1, (n,), generator=g).numpy()
         for i, k in enumerate(sizes):
             letters[i, k:] = 0
-        out.append((words, letters, sizes))
+        flags = torch.randint(0, 2, (n, lists), generator=g).float().numpy()
+        out.append((words, letters, sizes, flags))
     return out
 
 
 @pytest.mark.threads
 @pytest.mark.parametrize(
-    ("char_features", "members", "case"),
+    ("char_features", "members", "case", "lists"),
     [
-        ("cnn", 1, False),
-        ("lstm", 1, False),
-        ("none", 1, False),
-        ("cnn", 3, False),
-        ("none", 1, True),
+        ("cnn", 1, False, 0),
+        ("lstm", 1, False, 0),
+        ("none", 1, False, 0),
+        ("cnn", 3, False, 0),
+        ("none", 1, True, 0),
+        ("cnn", 2, False, 3),
     ],
 )
 @pytest.mark.parametrize("crf", [True, False])
 def test_padding_never_changes_a_tag_or_probability(
-    char_features: str, crf: bool, members: int, case: bool
+    char_features: str, crf: bool, members: int, case: bool, lists: int
 ) -> None:
-    model = _random_tagger(char_features, crf, members, case)
-    items = _encoded([4, 11, 1, 7])
+    model = _random_tagger(char_features, crf, members, case, lists)
+    items = _encoded([4, 11, 1, 7], lists=lists)
     together = tg.predict(model, items, 8, confidence=True)
     for i, item in enumerate(items):
         alone = tg.predict(model, [item], 8, confidence=True)[0]
@@ -441,3 +444,68 @@ def test_split_prefixes_reads_mentions_apart_everywhere(tmp_path: Path) -> None:
 def test_split_prefixes_are_symbols(symbols: str) -> None:
     with pytest.raises(ValueError, match="not a symbol"):
         tg.TagData(train="x.conll", split_prefixes=symbols)
+
+
+def test_gazetteer_flags_hand_made() -> None:
+    state = tg.TaskData.from_json(
+        {
+            "vocab": ["<unk>"],
+            "chars": ["<unk>", "a"],
+            "tags": ["O", "B-x"],
+            "scheme": "iob2",
+            "data_scheme": "iob2",
+            "gazetteers": {"place": ["new york", "paris"], "name": ["paris", "york"]},
+        }
+    )
+    got = tg.Codec(state).flags(["I", "love", "NEW", "York", "and", "paris", ",", "not", "New"])
+    # an entry flags all its tokens; 'York' is in both lists, the lone 'New' in none
+    want = [[0, 0], [0, 0], [1, 0], [1, 1], [0, 0], [1, 1], [0, 0], [0, 0], [0, 0]]
+    assert got.tolist() == want
+
+
+def _with_gazetteer(tmp_path: Path, entries: str, **training: object) -> Path:
+    cities = tmp_path / "cities.txt"
+    cities.write_text(entries, encoding="utf-8")
+    recipe = _recipe(tmp_path, gazetteers={"city": str(cities)})
+    data = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+    data["training"].update(training)
+    recipe.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return recipe
+
+
+def test_gazetteers_are_learned_from_and_kept_in_the_run(tmp_path: Path) -> None:
+    recipe = _with_gazetteer(tmp_path, "# cities\nBerlin\nnew  york\n\nRome\nMunich\nParis\n")
+    loaded = api.load(api.train(recipe))
+    assert loaded.state.gazetteers == {"city": ["berlin", "munich", "new york", "paris", "rome"]}
+    (tmp_path / "cities.txt").unlink()  # the run holds its lists: tagging needs no file
+    again = api.load(loaded.path)
+    got = list(api.tag(again, [s for s, _ in SENTENCES]))
+    assert [" ".join(t.tags) for t in got] == [tags for _, tags in SENTENCES]
+    flags = tg.Codec(again.state).flags(["to", "New", "York"])
+    assert flags[:, 0].tolist() == [0.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [("# nothing\n\n", "no entries"), (b"Z\xfcrich\n", "not valid utf-8"), (None, "cities.txt")],
+    ids=["empty", "latin-1", "missing"],
+)
+def test_a_bad_gazetteer_is_one_line(
+    tmp_path: Path, entries: str | bytes | None, expected: str
+) -> None:
+    recipe = _with_gazetteer(tmp_path, "x\n")
+    path = tmp_path / "cities.txt"
+    if entries is None:
+        path.unlink()
+    elif isinstance(entries, bytes):
+        path.write_bytes(entries)
+    else:
+        path.write_text(entries, encoding="utf-8")
+    line = _one_error(rnn("train", str(recipe), "-q"))
+    assert expected in line.lower() and "cities.txt" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_gazetteer_names_are_checked() -> None:
+    with pytest.raises(ValueError, match="name a list"):
+        tg.TagData(train="x.conll", gazetteers={"a city": "c.txt"})

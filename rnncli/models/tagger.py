@@ -2,8 +2,9 @@
 
 Each token is its word embedding joined with character features (a char CNN or char
 BiLSTM over the token's characters, case kept, so unseen words and capitalisation still
-tell something), read by a (bidirectional) recurrent stack over packed sequences, and
-scored per tag by a linear layer. The output layer is a linear-chain CRF (`crf=True`) or
+tell something) and, with gazetteers, one 0/1 flag per word list (the token lies inside
+an entry found in the sentence), read by a (bidirectional) recurrent stack over packed
+sequences, and scored per tag by a linear layer. The output layer is a linear-chain CRF (`crf=True`) or
 per-token softmax; both decode with Viterbi under the tag scheme's allowed moves (a
 softmax model through a CRF whose scores are all zero), so neither emits an invalid
 sequence such as `O I-person` in IOB2.
@@ -126,6 +127,7 @@ class Tagger(nn.Module):
         allowed: Allowed | None = None,
         word_dropout: float = 0.0,
         case_kinds: list[int] | None = None,
+        gazetteers: int = 0,
     ) -> None:
         super().__init__()
         if char_features not in CHAR_FEATURES:
@@ -146,6 +148,8 @@ class Tagger(nn.Module):
             size += CASE_FEATURES
         self.case_kinds: Tensor | None
         self.register_buffer("case_kinds", kinds, persistent=False)  # rebuilt from the chars
+        self.gazetteers = gazetteers  # word lists whose 0/1 flags each token brings
+        size += gazetteers
         self.rnn = RecurrentStack(
             cell,
             size,
@@ -173,10 +177,16 @@ class Tagger(nn.Module):
         return [self.embedding]
 
     def forward(
-        self, tokens: Tensor, lengths: Tensor, chars: Tensor, char_lengths: Tensor
+        self,
+        tokens: Tensor,
+        lengths: Tensor,
+        chars: Tensor,
+        char_lengths: Tensor,
+        flags: Tensor | None = None,
     ) -> Tensor:
         """tokens (batch, time) padded with 0, lengths (batch,), chars (batch, time, letters)
-        padded with 0, char_lengths (batch, time), 0 at padding -> tag scores (batch, time, tags).
+        padded with 0, char_lengths (batch, time), 0 at padding, and, with gazetteers, their
+        flags (batch, time, lists) -> tag scores (batch, time, tags).
         """
         if self.training and self.word_dropout > 0:
             keep = torch.rand(tokens.shape, device=tokens.device) >= self.word_dropout
@@ -190,6 +200,10 @@ class Tagger(nn.Module):
             if self.case_kinds is not None:
                 case = word_case(self.case_kinds[letters], sizes)
                 parts.append(self._per_word(case, real, parts[0]))
+        if self.gazetteers:
+            if flags is None or flags.shape[-1] != self.gazetteers:
+                raise ValueError(f"the tagger reads {self.gazetteers} gazetteer flags per token")
+            parts.append(flags.to(parts[0].dtype))
         x = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
         packed = pack_padded_sequence(
             self.dropout(x), lengths.cpu(), batch_first=True, enforce_sorted=False
@@ -252,9 +266,14 @@ class TaggerEnsemble(nn.Module):
         return [m.embedding for m in self.taggers]
 
     def forward(
-        self, tokens: Tensor, lengths: Tensor, chars: Tensor, char_lengths: Tensor
+        self,
+        tokens: Tensor,
+        lengths: Tensor,
+        chars: Tensor,
+        char_lengths: Tensor,
+        flags: Tensor | None = None,
     ) -> Tensor:
-        return torch.stack([m(tokens, lengths, chars, char_lengths) for m in self.members])
+        return torch.stack([m(tokens, lengths, chars, char_lengths, flags) for m in self.members])
 
     def loss(self, scores: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
         """The members' mean loss, all members in one computation (one CRF recursion)."""

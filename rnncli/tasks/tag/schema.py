@@ -5,6 +5,7 @@ Imports no torch, so `rnn recipe` and `rnn --help` stay fast.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -27,6 +28,7 @@ TAG_PATTERN = (
     r"https?://\S+|www\.\S+|[@#]\w+|\w+(?=(?i:n't)\b)|(?i:n't)\b"
     r"|'(?i:s|re|ve|ll|d|m)\b|\w+(?:-\w+)*|[^\w\s]"
 )
+MAX_GAZETTEERS = 32
 
 
 class TrainFile(Section):
@@ -84,6 +86,13 @@ class TagData(Section):
         "recipe's files, in evaluation and in raw text (CoNLL input to `rnn tag` keeps its "
         "tokens). WNUT-17 writes mentions joined in train, apart in dev and test.",
     )
+    gazetteers: dict[str, str] = Field(
+        {},
+        description="Word lists the tagger reads as features, name: file (UTF-8, one entry "
+        "per line, '#' starts a comment): each token is flagged per list when it is inside "
+        "an entry found in the sentence (whole tokens, any case). The entries are stored "
+        "in the run, so tagging needs no file.",
+    )
     min_freq: int = min_freq_field()
     max_size: int | None = max_size_field()
     max_word_length: int = Field(
@@ -103,6 +112,16 @@ class TagData(Section):
         if bad:
             raise ValueError(f"{bad[0]!r} is not a symbol: give characters such as '@#'")
         return "".join(dict.fromkeys(value))
+
+    @field_validator("gazetteers")
+    @classmethod
+    def _list_names(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_GAZETTEERS:
+            raise ValueError(f"at most {MAX_GAZETTEERS} lists")
+        bad = [k for k in value if not re.fullmatch(r"[A-Za-z0-9_.-]+", k)]
+        if bad:
+            raise ValueError(f"{bad[0]!r}: name a list with letters, digits, '_', '.' or '-'")
+        return value
 
     @field_validator("train")
     @classmethod

@@ -37,6 +37,7 @@ from rnncli.data.tagging import (
     to_scheme,
     well_formed,
 )
+from rnncli.data.text import read_lines
 from rnncli.data.vectors import init_embedding
 from rnncli.data.vocab import Vocab
 from rnncli.errors import DataError
@@ -50,8 +51,9 @@ from rnncli.training.trainer import TrainPlan
 log = logging.getLogger("rnncli")
 name = "tag"
 Scheme = Literal["iob1", "iob2", "iobes", "none"]
-# (word ids (n,), character ids (n, letters) with 0 as padding, letters per word (n,))
-Encoded = tuple[np.ndarray, np.ndarray, np.ndarray]
+# (word ids (n,), character ids (n, letters) with 0 as padding, letters per word (n,),
+# gazetteer flags (n, lists))
+Encoded = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class TaskData(StoredData):
@@ -66,6 +68,8 @@ class TaskData(StoredData):
     token_pattern: TokenPattern | None = None
     split_prefixes: str = ""  # symbols split off the front of a token (data.split_prefixes)
     max_word_length: int = Field(24, ge=1)
+    # data.gazetteers: name -> entries, each its tokens lower-cased and joined by a space
+    gazetteers: dict[str, Unique] = Field(default_factory=dict)
     train_sentences: int | None = Field(None, ge=0)
     train_tokens: int | None = Field(None, ge=0)
 
@@ -123,6 +127,13 @@ class Codec:
         self.split_prefixes = state.split_prefixes
         self.max_word_length = state.max_word_length
         self.types = set(entity_types(self.tags))
+        # entry (lower-cased tokens joined by a space) -> the lists it is in, as bits
+        self.lexicon: dict[str, int] = {}
+        for bit, entries in enumerate(state.gazetteers.values()):
+            for entry in entries:
+                self.lexicon[entry] = self.lexicon.get(entry, 0) | (1 << bit)
+        self.lists = len(state.gazetteers)
+        self.longest = max((e.count(" ") + 1 for e in self.lexicon), default=0)
 
     def tokenize(self, text: str) -> tuple[list[str], list[tuple[int, int]]]:
         if not self.split_prefixes:
@@ -147,7 +158,24 @@ class Codec:
             ids = [chars.get(c, 1) for c in token[:cap]]
             letters[i, : len(ids)] = ids
             sizes[i] = len(ids)
-        return np.asarray(words, dtype=np.int64), letters, sizes
+        return np.asarray(words, dtype=np.int64), letters, sizes, self.flags(tokens)
+
+    def flags(self, tokens: list[str]) -> np.ndarray:
+        """(tokens, lists) of 0/1: the token is inside an entry of that list found here."""
+        out = np.zeros((len(tokens), self.lists), dtype=np.float32)
+        if not self.lists:
+            return out
+        low, lexicon = [t.lower() for t in tokens], self.lexicon
+        for i in range(len(low)):
+            key = ""
+            for j in range(i, min(len(low), i + self.longest)):
+                key = low[j] if j == i else f"{key} {low[j]}"
+                bits = lexicon.get(key, 0)
+                if bits:
+                    for b in range(self.lists):
+                        if bits >> b & 1:
+                            out[i : j + 1, b] = 1.0
+        return out
 
     def tag_ids(self, sentence: Sentence, where: str) -> np.ndarray:
         """Gold tags (data scheme) -> the model's ids; an unknown tag is a DataError."""
@@ -181,21 +209,22 @@ class Codec:
         )
 
 
-def make_batch(items: list[Encoded]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def make_batch(items: list[Encoded]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Encoded sentences -> tokens (batch, time), lengths, chars (batch, time, letters),
-    letters per token (batch, time); 0 pads everything."""
+    letters per token (batch, time), gazetteer flags (batch, time, lists); 0 pads all."""
     n = len(items)
-    time = max(len(words) for words, _, _ in items)
-    width = max(letters.shape[1] for _, letters, _ in items)
+    time = max(len(item[0]) for item in items)
+    width = max(item[1].shape[1] for item in items)
     tokens = np.zeros((n, time), dtype=np.int64)
     chars = np.zeros((n, time, width), dtype=np.int64)
     sizes = np.zeros((n, time), dtype=np.int64)
     lengths = np.zeros(n, dtype=np.int64)
-    for b, (words, letters, size) in enumerate(items):
+    flags = np.zeros((n, time, items[0][3].shape[1]), dtype=np.float32)
+    for b, (words, letters, size, flag) in enumerate(items):
         k = len(words)
-        tokens[b, :k], sizes[b, :k], lengths[b] = words, size, k
+        tokens[b, :k], sizes[b, :k], lengths[b], flags[b, :k] = words, size, k, flag
         chars[b, :k, : letters.shape[1]] = letters
-    return tuple(torch.from_numpy(a) for a in (tokens, lengths, chars, sizes))  # type: ignore[return-value]
+    return tuple(torch.from_numpy(a) for a in (tokens, lengths, chars, sizes, flags))  # type: ignore[return-value]
 
 
 def pad_tags(tags: list[np.ndarray], time: int) -> Tensor:
@@ -235,6 +264,7 @@ def _tagger(model: TagModel, state: TaskData) -> Tagger:
         allowed=allowed_transitions(list(state.tags), state.scheme),
         word_dropout=model.word_dropout,
         case_kinds=char_kinds(list(state.chars)) if model.case_features else None,
+        gazetteers=len(state.gazetteers),
     )
 
 
@@ -275,7 +305,7 @@ def make_state(recipe: TagRecipe, train: list[Sentence]) -> TaskData:
             f"{', '.join(d.train_files)} has one tag only ({next(iter(tags))!r}): nothing to learn"
         )
     order = sorted(tags, key=lambda t: (t != "O", t[2:] if scheme != "none" else t, t))
-    return TaskData.from_json(
+    state = TaskData.from_json(
         {
             "vocab": Vocab.from_counts(words, d.min_freq, d.max_size).tokens,
             "chars": Vocab.from_counts(chars).tokens,
@@ -288,6 +318,25 @@ def make_state(recipe: TagRecipe, train: list[Sentence]) -> TaskData:
             "max_word_length": d.max_word_length,
         }
     )
+    if not d.gazetteers:
+        return state
+    codec = Codec(state)  # entries are read as the tagger reads text
+    lists = {name: read_gazetteer(Path(path), codec) for name, path in d.gazetteers.items()}
+    return TaskData.from_json({**state.to_json(), "gazetteers": lists})
+
+
+def read_gazetteer(path: Path, codec: Codec) -> list[str]:
+    """A word list's entries, tokenised as raw text is, lower-cased, unique and sorted."""
+    entries = set()
+    for line in read_lines(path):
+        text = line.strip()
+        if text and not text.startswith("#"):
+            tokens = codec.tokenize(text)[0]
+            if tokens:
+                entries.add(" ".join(t.lower() for t in tokens))
+    if not entries:
+        raise DataError(f"{path} has no entries (one per line; '#' starts a comment)")
+    return sorted(entries)
 
 
 def encode_sentences(
@@ -358,20 +407,21 @@ def prepare(recipe: TagRecipe, run_dir: Path, state: TaskData | None) -> TrainPl
         order = bucketed(train_y, t.batch_size, t.rng_seed, epoch)  # type: ignore[arg-type]
         for i, idx in enumerate(order):
             if i >= start:
-                tokens, lens, chars, sizes = make_batch([train_x[j] for j in idx])
+                tokens, lens, chars, sizes, flags = make_batch([train_x[j] for j in idx])
                 yield (
                     tokens,
                     lens,
                     chars,
                     sizes,
+                    flags,
                     pad_tags([train_y[j] for j in idx], tokens.shape[1]),
                 )
 
     n_batches = (len(train_x) + t.batch_size - 1) // t.batch_size
 
     def loss(model: nn.Module, batch: Any, carry: Any) -> tuple[Tensor, int, Any]:
-        tokens, lens, chars, sizes, tags = batch
-        scores = model(tokens, lens, chars, sizes)
+        tokens, lens, chars, sizes, flags, tags = batch
+        scores = model(tokens, lens, chars, sizes, flags)
         mask = mask_of(lens, tokens.shape[1], tokens.device)
         return model.loss(scores, tags, mask), int(lens.sum()), None  # type: ignore[operator]
 
@@ -414,9 +464,12 @@ def _scored(
 ) -> Iterator[tuple[np.ndarray, Tensor, Tensor, Tensor]]:
     """(positions, tag scores, mask, lengths) of length-sorted batches of `items`."""
     device = next(model.parameters()).device
-    for idx in by_length([len(w) for w, _, _ in items], batch_size):
-        tokens, lens, chars, sizes = (x.to(device) for x in make_batch([items[i] for i in idx]))
-        yield idx, model(tokens, lens, chars, sizes), mask_of(lens, tokens.shape[1], device), lens
+    for idx in by_length([len(item[0]) for item in items], batch_size):
+        tokens, lens, chars, sizes, flags = (
+            x.to(device) for x in make_batch([items[i] for i in idx])
+        )
+        mask = mask_of(lens, tokens.shape[1], device)
+        yield idx, model(tokens, lens, chars, sizes, flags), mask, lens
 
 
 def predict(
