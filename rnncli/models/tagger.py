@@ -4,10 +4,10 @@ Each token is its word embedding joined with character features (a char CNN or c
 BiLSTM over the token's characters, case kept, so unseen words and capitalisation still
 tell something) and, with gazetteers, one 0/1 flag per word list (the token lies inside
 an entry found in the sentence), read by a (bidirectional) recurrent stack over packed
-sequences, and scored per tag by a linear layer. The output layer is a linear-chain CRF (`crf=True`) or
-per-token softmax; both decode with Viterbi under the tag scheme's allowed moves (a
-softmax model through a CRF whose scores are all zero), so neither emits an invalid
-sequence such as `O I-person` in IOB2.
+sequences, and scored per tag by a linear layer. The output layer is a linear-chain CRF
+(`crf=True`) or per-token softmax; both decode with Viterbi under the tag scheme's allowed
+moves (a softmax model through a CRF whose scores are all zero), so neither emits an
+invalid sequence such as `O I-person` in IOB2.
 
 Padding never changes a token's result: packed sequences for the words, a zero padding
 character (zeros, as the convolution's own padding) and masked pooling for the
