@@ -1,6 +1,6 @@
 """Throughput of `rnn tag` (text in, tags out) against a hand-written PyTorch loop.
 
-    python benchmarks/bench_tag.py [--model RUN] [--lines 20000] [--threads 2]
+    python benchmarks/bench_tag.py [--model RUN] [--lines 20000] [--threads 2] [--device cpu]
 
 The 1,287 WNUT-17 test sentences as raw text lines (tokens joined by spaces), repeated
 to --lines. Both sides do the whole job, timed from text to written tags: split each
@@ -12,6 +12,7 @@ interpreter, the imports and loading the weights; each start-up alone is timed o
 empty file). Hand-written: the minimal loop a PyTorch user
 writes for it, with numpy padding and length sorting (no rnncli code but the model).
 Without --model, recipes/wnut17.yaml is trained for 3 epochs first (speed only).
+`--device cuda` runs both sides on the GPU (the batches are built on the CPU and moved).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from rnncli.tasks.tag.schema import TAG_PATTERN
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def hand_written(net: torch.nn.Module, state, lines: list[str], batch: int, out) -> int:
+def hand_written(
+    net: torch.nn.Module, state, lines: list[str], batch: int, out, device: str = "cpu"
+) -> int:
     """Text lines -> `token<TAB>tag` blocks on `out`; returns the tokens tagged."""
     pattern = re.compile(state.token_pattern or TAG_PATTERN)
     words = {w: i for i, w in enumerate(state.vocab)}
@@ -90,15 +93,15 @@ def hand_written(net: torch.nn.Module, state, lines: list[str], batch: int, out)
                         sizes[r, j] = len(cs)
                 lengths = torch.tensor([len(group[i]) for i in idx])
                 scores = net(
-                    torch.from_numpy(ids),
+                    torch.from_numpy(ids).to(device),
                     lengths,
-                    torch.from_numpy(letters),
-                    torch.from_numpy(sizes),
-                    torch.from_numpy(flags),
+                    torch.from_numpy(letters).to(device),
+                    torch.from_numpy(sizes).to(device),
+                    torch.from_numpy(flags).to(device),
                 )
                 if members is not None:
                     scores = scores.mean(0)
-                mask = torch.arange(time_)[None, :] < lengths[:, None]
+                mask = (torch.arange(time_)[None, :] < lengths[:, None]).to(device)
                 best = crf.viterbi(scores, mask)[0].tolist()
                 for r, i in enumerate(idx):
                     found[i] = best[r][: len(group[i])]
@@ -120,14 +123,16 @@ def with_api(loaded, lines: list[str], batch: int, out) -> int:
     return total
 
 
-def hand_written_process(model: Path, text_file: Path, batch: int, threads: int) -> None:
+def hand_written_process(
+    model: Path, text_file: Path, batch: int, threads: int, device: str
+) -> None:
     """The hand-written loop as a program of its own (`--hand-written-process`): start,
     load the weights, tag the file to stdout, as `rnn tag` does."""
     torch.set_num_threads(threads)
-    loaded = api.load(model, "tag", device="cpu")
+    loaded = api.load(model, "tag", device=device)
     lines = text_file.read_text(encoding="utf-8").splitlines()
     out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", write_through=False)
-    hand_written(loaded.model, loaded.state, lines, batch, out)
+    hand_written(loaded.model, loaded.state, lines, batch, out, device)
     out.flush()
 
 
@@ -148,9 +153,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (both sides)")
     args = parser.parse_args()
     if args.hand_written_process:
-        hand_written_process(args.model, args.hand_written_process, args.batch_size, args.threads)
+        hand_written_process(
+            args.model, args.hand_written_process, args.batch_size, args.threads, args.device
+        )
         return
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +167,7 @@ def main() -> None:
             ["training.epochs=3", "data.test=null"],
             output=Path(tmp) / "run",
         )
-        loaded = api.load(model, "tag", device="cpu")
+        loaded = api.load(model, "tag", device=args.device)
         text = (ROOT / "sample_data" / "wnut17" / "test.conll").read_text(encoding="utf-8")
         base = [" ".join(r.split("\t")[0] for r in s.splitlines()) for s in text.split("\n\n")]
         base = [b for b in base if b]
@@ -176,7 +184,9 @@ def main() -> None:
             mine = sink.getvalue()
             sink = io.StringIO()
             start = time.perf_counter()
-            tokens_hand = hand_written(loaded.model, loaded.state, lines, args.batch_size, sink)
+            tokens_hand = hand_written(
+                loaded.model, loaded.state, lines, args.batch_size, sink, args.device
+            )
             hand = max(hand, tokens_hand / (time.perf_counter() - start))
         same = mine == sink.getvalue()
 
@@ -186,12 +196,15 @@ def main() -> None:
             str(args.threads),
             "--batch-size",
             str(args.batch_size),
+            "--device",
+            args.device,
             str(text_file),
         ]
         empty = Path(tmp) / "empty.txt"
         empty.write_text("", encoding="utf-8")
         hand_cmd = [sys.executable, __file__, "--model", str(model), "--threads", str(args.threads)]
-        hand_cmd += ["--batch-size", str(args.batch_size), "--hand-written-process"]
+        hand_cmd += ["--batch-size", str(args.batch_size), "--device", args.device]
+        hand_cmd += ["--hand-written-process"]
         cli_seconds = startup = hand_seconds = hand_startup = float("inf")
         for _ in range(args.repeats):  # alternate, so drift in the machine hits both
             cli_seconds = min(cli_seconds, best_seconds(cmd, 1))
@@ -203,7 +216,7 @@ def main() -> None:
         hand_cli = tokens / hand_seconds
 
     print(
-        f"torch {torch.__version__}, {args.threads} threads, {len(lines):,} lines, "
+        f"torch {torch.__version__}, {args.device}, {args.threads} threads, {len(lines):,} lines, "
         f"{tokens:,} tokens, batch {args.batch_size}, best of {args.repeats}"
     )
     print(f"api.tag        {ours:9,.0f} tokens/s (text in, token<TAB>tag out)")
