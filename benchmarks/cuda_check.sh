@@ -54,13 +54,15 @@ train tag wnut17.yaml 600 --set training.max_minutes=2
 echo "== interrupt and resume on the GPU"
 resume_steps=3000 wait_s=15
 if [ "$quick" = 1 ]; then resume_steps=60 wait_s=8; fi
-rnn train recipes/shakespeare.yaml -q -o "$runs/resume" --set training.max_steps=$resume_steps \
-  --set training.mixed_precision=$amp --set training.eval_every=500 >/dev/null &
+# python itself in the background (not the rnn function: $! would be a subshell's pid)
+python3 -m rnncli train recipes/shakespeare.yaml -q -o "$runs/resume" --set training.max_steps=$resume_steps \
+  --set training.mixed_precision=$amp --set training.eval_every=500 >/dev/null 2>"$out/stop.err" &
 pid=$!
 sleep $wait_s
 kill -INT "$pid" 2>/dev/null || echo "  (it had finished before the signal)"
 wait "$pid" || echo "  interrupted: exit $?"
-tail -n 1 "$runs/resume/metrics.jsonl"
+sed 's/^/  /' "$out/stop.err"
+tail -n 1 "$runs/resume/metrics.jsonl" 2>/dev/null || echo "  (no evaluation before the stop)"
 rnn train --resume "$runs/resume" -q >/dev/null
 echo "  resumed to the end:"
 tail -n 1 "$runs/resume/metrics.jsonl"
