@@ -69,7 +69,7 @@ tail -n 1 "$runs/resume/metrics.jsonl"
 
 echo "== commands on the GPU runs"
 rnn generate -m "$runs/lm" --seed "He ate" -n 80 --rng-seed 1 | head -c 200; echo
-tail -n +2 sample_data/sst2_test.tsv | head -n 300 | cut -f1 | rnn classify -m "$runs/classify" | head -n 3
+sed -n '2,301p' sample_data/sst2_test.tsv | cut -f1 | rnn classify -m "$runs/classify" | head -n 3
 rnn evaluate -m "$runs/classify" sample_data/sst2_test.tsv -f json | head -c 300; echo
 printf 'How are you?\nI like cheese.\n' | rnn translate -m "$runs/translate"
 rnn forecast -m "$runs/forecast" sample_data/airline-passengers.csv | tail -n 3
@@ -79,7 +79,7 @@ rnn evaluate -m "$runs/tag" sample_data/wnut17/test.conll -f json | head -c 300;
 echo "== built-in models: GPU against CPU"
 for d in "$dev" cpu; do
   tail -n +2 sample_data/sst2_test.tsv | cut -f1 | rnn classify -q --device "$d" > "$out/classify.$d.tsv"
-  tail -n +2 sample_data/sst2_test.tsv | head -n 300 | cut -f1 | rnn translate -q --device "$d" > "$out/translate.$d.txt"
+  sed -n '2,301p' sample_data/sst2_test.tsv | cut -f1 | rnn translate -q --device "$d" > "$out/translate.$d.txt"
   rnn tag -q --device "$d" --input conll -f jsonl sample_data/wnut17/test.conll > "$out/tag.$d.jsonl"
 done
 python3 - "$out" "$dev" <<'EOF'
