@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 from rnncli.errors import RecipeError, excerpt
@@ -136,6 +137,13 @@ class TrainingSection(Section):
     )
     warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps (cosine, constant).")
     min_lr_ratio: float = Field(0.0, ge=0, le=1, description="Cosine floor, as a ratio of lr.")
+    horizon: Literal["steps", "budget"] = Field(
+        "steps",
+        description="Where the cosine ends: steps = at the epochs/max_steps limit; budget = "
+        "where max_minutes ends the run, if sooner: at the first evaluation the run measures "
+        "its pace (training and evaluation), fixes the cosine's last step from it (kept with "
+        "the run, so resuming is exact) and stops there.",
+    )
     plateau_factor: float = Field(0.5, gt=0, lt=1, description="LR factor on a plateau.")
     plateau_patience: int = Field(1, ge=0, description="Evaluations without gain before cutting.")
     clip_grad_norm: float | None = Field(5.0, gt=0, description="Clip the gradient norm; null=off.")
@@ -158,6 +166,12 @@ class TrainingSection(Section):
         False,
         description="Write the curves to RUN/tensorboard/ (pip install 'rnncli[tensorboard]').",
     )
+
+    @model_validator(mode="after")
+    def _budget_horizon(self) -> TrainingSection:
+        if self.horizon == "budget" and (self.schedule != "cosine" or not self.max_minutes):
+            raise ValueError("horizon: budget needs schedule: cosine and max_minutes")
+        return self
 
 
 MAX_RECIPE_BYTES = 1 << 20  # a recipe is a page of YAML; a bigger file is the wrong file

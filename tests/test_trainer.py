@@ -142,6 +142,81 @@ def test_test_file_is_scored_after_training(text_file: Path, tmp_path: Path) -> 
     assert last["split"] == "test" and last["step"] == 4 and last["test_loss"] > 0
 
 
+class _Clock:
+    """A stand-in for the trainer's `time`: seconds pass only when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def _budget_run(text_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop_at: int):
+    """An LM trained under a 30-second budget on a fake clock: 1 s per update, 4 s per
+    evaluation; `stop_at` > 0 crashes it at that evaluation."""
+    from rnncli.training import trainer as trainer_module
+
+    tmp_path.mkdir(exist_ok=True)
+    clock = _Clock()
+    monkeypatch.setattr(trainer_module, "time", clock)
+    training = {"max_steps": None, "epochs": 1000, "max_minutes": 0.5, "schedule": "cosine"}
+    training |= {"horizon": "budget", "min_lr_ratio": 0.1, "eval_every": 4}
+    recipe = load_recipe(write_recipe(tmp_path, text_file, training=training))
+    plan = lm.prepare(recipe, tmp_path, None)
+    base_loss, base_eval = plan.loss, plan.evaluate
+
+    def loss(model, batch, carry):
+        clock.now += 1.0
+        return base_loss(model, batch, carry)
+
+    def evaluate(model):
+        clock.now += 4.0
+        return base_eval(model)
+
+    plan.loss, plan.evaluate = loss, evaluate
+    meta = {"task": "generate", "recipe": recipe.model_dump()}
+    trainer = Trainer(plan, recipe.training, tmp_path, meta, [_CrashAt(stop_at)] if stop_at else [])
+    return trainer, tmp_path
+
+
+def test_cosine_fitted_to_the_budget(
+    text_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """horizon: budget: at the first evaluation (step 4, 8 s: 2 s a step) the cosine's end
+    is fixed at step 15, where 30 s would run out; the run anneals to it and stops there,
+    before the clock would (27 s), and a crashed run resumes to the same weights."""
+    trainer, run = _budget_run(text_file, tmp_path / "full", monkeypatch, 0)
+    state = trainer.fit()
+    assert (state.horizon, state.step, state.stop_reason) == (15, 15, "max_minutes")
+    assert state.seconds == 27.0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [4, 8, 12, 15]
+    assert rows[-1]["lr"] == pytest.approx(lr_at(14, 2e-3, "cosine", 15, min_lr_ratio=0.1))
+    assert rows[-1]["lr"] < 0.11 * 2e-3
+    assert load_checkpoint(run / "last.safetensors").meta["trainer"]["state"]["horizon"] == 15
+
+    crashed, crashed_run = _budget_run(text_file, tmp_path / "crashed", monkeypatch, 8)
+    with pytest.raises(RuntimeError, match="simulated"):
+        crashed.fit()
+    resumed, _ = _budget_run(text_file, tmp_path / "crashed", monkeypatch, 0)
+    resumed.restore(load_checkpoint(crashed_run / "last.safetensors", with_train=True))
+    assert resumed.state.horizon == 15 and resumed.state.step == 6  # saved every 3 steps
+    assert resumed.fit().step == 15
+    a, b = _weights(run), _weights(crashed_run)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_budget_horizon_needs_cosine_and_a_budget() -> None:
+    from pydantic import ValidationError
+
+    TrainingSection(schedule="cosine", horizon="budget", max_minutes=5)
+    for bad in ({"schedule": "constant", "max_minutes": 5}, {"schedule": "cosine"}):
+        with pytest.raises(ValidationError, match="horizon: budget needs schedule: cosine"):
+            TrainingSection(horizon="budget", **bad)
+
+
 def test_schedules() -> None:
     assert lr_at(0, 1.0, "constant", 100, warmup_steps=10) == pytest.approx(0.1)
     assert lr_at(50, 1.0, "constant", 100) == 1.0

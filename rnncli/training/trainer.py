@@ -64,6 +64,7 @@ class TrainerState:
     last_eval_step: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     plateau: dict[str, Any] = field(default_factory=dict)
+    horizon: int | None = None  # the cosine's last step, fitted to the budget (horizon: budget)
 
 
 class Callback(Protocol):
@@ -174,6 +175,7 @@ class Trainer:
         caps = [cfg.epochs * epoch_batches] + ([cfg.max_steps] if cfg.max_steps else [])
         self.total_steps = min(caps)
         self.board: Board | None = None
+        self.started = time.monotonic()  # reset by fit (less the seconds a resumed run had)
         self.grad_norm_sum = torch.zeros((), device=self.device)
 
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -258,7 +260,7 @@ class Trainer:
         s, cfg = self.state, self.cfg
         for cb in self.callbacks:
             cb.on_start(s, self.total_steps)
-        started = time.monotonic() - s.seconds
+        started = self.started = time.monotonic() - s.seconds
         window_start, window_units = time.monotonic(), 0
         loss_sum, loss_n = torch.zeros((), device=self.device), 0
         self.model.train()
@@ -370,7 +372,7 @@ class Trainer:
             self.state.step,
             c.lr * self.lr_factor,
             c.schedule,
-            self.total_steps,
+            self.state.horizon or self.total_steps,
             c.warmup_steps,
             c.min_lr_ratio,
             self.plateau.scale,
@@ -386,8 +388,8 @@ class Trainer:
             return "interrupted"
         if c.max_steps and s.step >= c.max_steps:
             return "max_steps"
-        if out_of_time:
-            return "max_minutes"
+        if out_of_time or (s.horizon is not None and s.step >= s.horizon < self.total_steps):
+            return "max_minutes"  # the clock, or the cosine fitted to it (horizon: budget)
         if c.patience and s.bad_evals >= c.patience:  # a resumed run that had stopped early
             return "early_stopping"
         return None
@@ -413,6 +415,7 @@ class Trainer:
                 metrics = self.plan.evaluate(self.model)
             self.model.train()
         metrics = distributed.broadcast_json(metrics, self.world)
+        self._fit_horizon()
         value = metrics.get(self.plan.monitor)
         if value is not None:
             self._check_finite(value)
@@ -453,6 +456,26 @@ class Trainer:
         if self.board is not None:
             self.board.evaluation(s.step, metrics)
         self._save_last()
+
+    def _fit_horizon(self) -> None:
+        """horizon: budget: at the first evaluation, end the cosine where the pace so far
+        (training and this evaluation) says max_minutes will end the run; rank 0's figure
+        on every rank, kept in the state so a resumed run anneals alike."""
+        c, s = self.cfg, self.state
+        if c.horizon != "budget" or s.horizon is not None or not c.max_minutes or not s.step:
+            return
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        fitted = int(c.max_minutes * 60 * s.step / elapsed)
+        s.horizon = int(distributed.broadcast_json(max(s.step + 1, fitted), self.world))
+        s.horizon = min(s.horizon, self.total_steps)
+        epochs = s.horizon / max(1, self.plan.num_batches(0))
+        log.info(
+            "the cosine schedule ends at step %d (about %.1f epochs), where the %g-minute "
+            "budget ends at this pace",
+            s.horizon,
+            epochs,
+            c.max_minutes,
+        )
 
     def _save_last(self) -> None:
         self._save("last.safetensors", with_train=True)
