@@ -144,6 +144,15 @@ class TrainingSection(Section):
         "its pace (training and evaluation), fixes the cosine's last step from it (kept with "
         "the run, so resuming is exact) and stops there.",
     )
+    ema_decay: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Keep an exponential moving average of the weights (the decay per "
+        "update, e.g. 0.999; early on min(decay, (1+step)/(10+step))): evaluation, "
+        "best.safetensors and so the model the commands use are the average, training goes "
+        "on from the raw weights (kept with the run, so resuming is exact). null = off.",
+    )
     plateau_factor: float = Field(0.5, gt=0, lt=1, description="LR factor on a plateau.")
     plateau_patience: int = Field(1, ge=0, description="Evaluations without gain before cutting.")
     clip_grad_norm: float | None = Field(5.0, gt=0, description="Clip the gradient norm; null=off.")

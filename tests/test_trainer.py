@@ -208,6 +208,52 @@ def test_cosine_fitted_to_the_budget(
         assert torch.equal(a[key], b[key]), key
 
 
+def test_weight_average_is_evaluated_saved_and_resumed(text_file: Path, tmp_path: Path) -> None:
+    """ema_decay: evaluation and best.safetensors see the moving average of the weights,
+    last.safetensors the raw ones (and the average, so a crashed run resumes exactly)."""
+    training = {"max_steps": 14, "ema_decay": 0.9, "checkpoint_every": 3, "eval_every": 14}
+    recipe = write_recipe(tmp_path, text_file, training=training)
+    seen: list[dict[str, torch.Tensor]] = []
+    full, loaded = tmp_path / "full", load_recipe(recipe)
+    plan = lm.prepare(loaded, full, None)
+    base_loss, base_eval = plan.loss, plan.evaluate
+
+    def loss(model, batch, carry):  # the weights each update starts from
+        seen.append({k: v.detach().clone() for k, v in model.named_parameters()})
+        return base_loss(model, batch, carry)
+
+    def evaluate(model):
+        seen.append({k: v.detach().clone() for k, v in model.named_parameters()})
+        return base_eval(model)
+
+    plan.loss, plan.evaluate = loss, evaluate
+    meta = {"task": "generate", "recipe": loaded.model_dump()}
+    trainer = Trainer(plan, loaded.training, full, meta)
+    trainer.fit()
+    after = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
+    expected = dict(seen[0])
+    for step, weights in enumerate([*seen[1:14], after]):
+        decay = min(0.9, (1 + step) / (10 + step))
+        for key, value in weights.items():
+            expected[key] = decay * expected[key] + (1 - decay) * value
+    best, last = load_checkpoint(full / "best.safetensors"), _weights(full)
+    for key, value in expected.items():
+        torch.testing.assert_close(seen[14][key], value)  # evaluated: the average
+        torch.testing.assert_close(best.model[key], value)
+        assert torch.equal(last[key], after[key])  # raw weights go on training
+    assert not torch.equal(best.model["head.weight"], last["head.weight"])
+
+    with pytest.raises(RuntimeError, match="simulated"):
+        api.train(recipe, output=tmp_path / "crashed", callbacks=[_CrashAt(7)])
+    api.train(resume=tmp_path / "crashed")
+    again = api.train(recipe, output=tmp_path / "again")
+    for name in ("best.safetensors", "last.safetensors"):
+        a = load_checkpoint(again / name).model
+        b = load_checkpoint(tmp_path / "crashed" / name).model
+        for key in a:
+            assert torch.equal(a[key], b[key]), (name, key)
+
+
 def test_budget_horizon_needs_cosine_and_a_budget() -> None:
     from pydantic import ValidationError
 

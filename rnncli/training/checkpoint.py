@@ -1,7 +1,8 @@
 """Checkpoints: safetensors weights plus JSON metadata; atomic writes; nothing unpickled.
 
 A file holds tensors named `model.*` (what prediction needs) and, for the resumable
-`last` checkpoint, `train.*` (optimizer moments, RNG state, carried hidden state).
+`last` checkpoint, `train.*` (optimizer moments, RNG state, carried hidden state, the
+weight average under ema_decay).
 The safetensors header metadata holds one JSON document under the key `rnncli`:
 format version, task, resolved recipe, task data (vocabulary...), package versions,
 metrics and trainer state. Its neighbour `rnncli.sha256` is a SHA-256 of the whole

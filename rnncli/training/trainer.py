@@ -177,6 +177,8 @@ class Trainer:
         self.board: Board | None = None
         self.started = time.monotonic()  # reset by fit (less the seconds a resumed run had)
         self.grad_norm_sum = torch.zeros((), device=self.device)
+        # ema_decay: the weights' moving average, one tensor per trained parameter
+        self.ema = [p.detach().clone() for p in self.params] if cfg.ema_decay else None
 
     def _optimizer(self) -> torch.optim.Optimizer:
         c = self.cfg
@@ -229,6 +231,14 @@ class Trainer:
         self.model.load_state_dict(ckpt.model)
         state_io.load_optimizer(self.optimizer, trainer["optimizer"], ckpt.train, self.device)
         self.carry = state_io.load_carry(trainer["carry"], own, self.device)
+        if self.ema is not None:
+            saved = [ckpt.train.get(f"ema.{i}") for i in range(len(self.ema))]
+            if any(t is None for t in saved):
+                raise TrainingError(
+                    f"{ckpt.path} holds no weight average, but the recipe sets "
+                    "training.ema_decay: it cannot resume exactly"
+                )
+            self.ema = [t.to(self.device) for t in saved if t is not None]
         state_io.set_rng(own)
         self.state = TrainerState(**trainer["state"])
         self.state.done, self.state.stop_reason = False, None
@@ -349,7 +359,26 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
+        if self.ema is not None:
+            decay = min(self.cfg.ema_decay or 0.0, (1 + self.state.step) / (10 + self.state.step))
+            with torch.no_grad():
+                torch._foreach_lerp_(self.ema, [p.detach() for p in self.params], 1 - decay)
         return loss.detach().float() / self.world.size, units
+
+    @contextmanager
+    def _averaged(self) -> Iterator[None]:
+        """The model holds the weight average (ema_decay) inside, the raw weights after."""
+        if self.ema is None:
+            yield
+            return
+        with torch.no_grad():
+            raw = [p.detach().clone() for p in self.params]
+            torch._foreach_copy_([p.detach() for p in self.params], self.ema)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_([p.detach() for p in self.params], raw)
 
     def _share(self, loss: Tensor, units: int, votes: tuple[int, float]) -> tuple[Tensor, int]:
         """Weight this rank's loss by its share of the batch (distributed.weigh) and agree
@@ -411,7 +440,7 @@ class Trainer:
         metrics: dict[str, float] = {}
         if self.world.main:
             self.model.eval()
-            with torch.inference_mode(), self._autocast():
+            with self._averaged(), torch.inference_mode(), self._autocast():
                 metrics = self.plan.evaluate(self.model)
             self.model.train()
         metrics = distributed.broadcast_json(metrics, self.world)
@@ -438,7 +467,7 @@ class Trainer:
             )
             if better:
                 s.best, s.best_step, s.bad_evals = value, s.step, 0
-                self._save("best.safetensors", with_train=False)
+                self._save_best()
             else:
                 s.bad_evals += 1
                 if self.cfg.patience and s.bad_evals >= self.cfg.patience and not s.stop_reason:
@@ -447,7 +476,7 @@ class Trainer:
                 self.plateau.update(value, not self.plan.higher_is_better)
         else:  # nothing held out to choose by: the latest evaluation is the one to use
             s.best_step = s.step
-            self._save("best.safetensors", with_train=False)
+            self._save_best()
         if self.world.main:
             with writing(self.run_dir / "metrics.jsonl", self.run_dir):
                 state_io.append_metrics(self.run_dir / "metrics.jsonl", metrics)
@@ -480,6 +509,10 @@ class Trainer:
     def _save_last(self) -> None:
         self._save("last.safetensors", with_train=True)
 
+    def _save_best(self) -> None:
+        with self._averaged():  # what was evaluated is what the commands will use
+            self._save("best.safetensors", with_train=False)
+
     def _save(self, name: str, with_train: bool) -> None:
         s = self.state
         s.plateau = self.plateau.to_json()
@@ -507,6 +540,8 @@ class Trainer:
             ranks = distributed.gather_tensors({**carry_tensors, **state_io.get_rng()}, self.world)
             optim_meta, optim_tensors = state_io.dump_optimizer(self.optimizer)
             train = {**optim_tensors, **ranks[0]}
+            if self.ema is not None:  # the same on every rank: rank 0's
+                train.update({f"ema.{i}": t for i, t in enumerate(self.ema)})
             for r, part in enumerate(ranks[1:], start=1):
                 train.update({f"rank{r}.{k}": v for k, v in part.items()})
             meta["trainer"] = {"state": asdict(s), "optimizer": optim_meta, "carry": carry_kind}
