@@ -177,8 +177,10 @@ class Trainer:
         self.board: Board | None = None
         self.started = time.monotonic()  # reset by fit (less the seconds a resumed run had)
         self.grad_norm_sum = torch.zeros((), device=self.device)
-        # ema_decay: the weights' moving average, one tensor per trained parameter
-        self.ema = [p.detach().clone() for p in self.params] if cfg.ema_decay else None
+        # ema_decay: the weights' moving average, one tensor per trained parameter, and
+        # views of the parameters' storage for the in-place updates (built once: hot path)
+        self.weights = [p.detach() for p in self.params]
+        self.ema = [w.clone() for w in self.weights] if cfg.ema_decay else None
 
     def _optimizer(self) -> torch.optim.Optimizer:
         c = self.cfg
@@ -362,7 +364,7 @@ class Trainer:
         if self.ema is not None:
             decay = min(self.cfg.ema_decay or 0.0, (1 + self.state.step) / (10 + self.state.step))
             with torch.no_grad():
-                torch._foreach_lerp_(self.ema, [p.detach() for p in self.params], 1 - decay)
+                torch._foreach_lerp_(self.ema, self.weights, 1 - decay)
         return loss.detach().float() / self.world.size, units
 
     @contextmanager
@@ -372,13 +374,13 @@ class Trainer:
             yield
             return
         with torch.no_grad():
-            raw = [p.detach().clone() for p in self.params]
-            torch._foreach_copy_([p.detach() for p in self.params], self.ema)
+            raw = [w.clone() for w in self.weights]
+            torch._foreach_copy_(self.weights, self.ema)
         try:
             yield
         finally:
             with torch.no_grad():
-                torch._foreach_copy_([p.detach() for p in self.params], raw)
+                torch._foreach_copy_(self.weights, raw)
 
     def _share(self, loss: Tensor, units: int, votes: tuple[int, float]) -> tuple[Tensor, int]:
         """Weight this rank's loss by its share of the batch (distributed.weigh) and agree
